@@ -1,0 +1,43 @@
+# mailfleet: `make plan` and `make test` work from a fresh clone (they set everything up).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: plan test lint format bench setup system-deps clean
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+setup: $(STAMP)
+
+# Debian packages the test suite needs: a real authoritative DNS server (knotd) and kdig.
+system-deps:
+	@command -v knotd >/dev/null && command -v kdig >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq knot knot-dnsutils; \
+	  else echo "install the Debian packages knot and knot-dnsutils (apt-get install knot knot-dnsutils)"; exit 1; fi; }
+
+plan: $(STAMP)
+	$(VENV)/bin/mailfleet plan --stack all
+
+test: $(STAMP) system-deps
+	$(PY) -m pytest -n 2 tests
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: $(STAMP) system-deps
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,3 @@
+"""mailfleet: per-tenant Mailgun and DNS infrastructure, declared per region stack."""
+
+__version__ = "0.1.0"

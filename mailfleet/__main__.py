@@ -1,0 +1,3 @@
+from mailfleet.cli.app import main
+
+main()

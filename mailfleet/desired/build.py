@@ -1,0 +1,274 @@
+"""Turning tenants and a stack's settings into the stack's desired state."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from mailfleet.desired.state import (
+    TRACKING_WEBHOOK_KINDS,
+    WEBHOOK_KINDS,
+    Channel,
+    DnsRecord,
+    MailgunDomain,
+    MailgunRoute,
+    MailgunWebhook,
+    OutboundSetting,
+    StackState,
+    TenantState,
+)
+from mailfleet.errors import Problem
+from mailfleet.model.region import REGIONS
+from mailfleet.model.stack import StackConfig
+from mailfleet.model.tenant import MAILGUN_SPF_INCLUDE, Tenant
+from mailfleet.records import dkim, dmarc, mx, spf, tracking
+
+ROUTE_PRIORITY = 10
+OURS = "ours"
+
+
+def platform_domain_of(tenant: Tenant, stack: StackConfig) -> str:
+    """The tenant's platform domain in this stack: ``<slug>.<platform domain>``."""
+    return f"{tenant.slug}.{stack.platform_domain}"
+
+
+def route_expression(address: str) -> str:
+    """``match_recipient`` anchored to exactly one address (routes are account-wide)."""
+    return f'match_recipient("^{re.escape(address)}$")'
+
+
+def route_actions(stack: StackConfig, slug: str) -> tuple[str, ...]:
+    return (f'forward("{stack.inbound_url}/{slug}")', "stop()")
+
+
+def _mailgun_domain(tenant: Tenant, name: str, role: str, region: str) -> MailgunDomain:
+    return MailgunDomain(
+        tenant=tenant.slug,
+        name=name,
+        region=region,
+        role=role,
+        dkim_selector=tenant.dkim.selector,
+        dkim_key_size=tenant.dkim.bits,
+        open_tracking=tenant.tracking,
+        click_tracking=tenant.tracking,
+    )
+
+
+def _domain_records(
+    tenant: Tenant,
+    stack: StackConfig,
+    domain: str,
+    *,
+    provider: str,
+    zone: str,
+    zone_id: str | None,
+    spf_value: str,
+    with_mx: bool,
+) -> list[DnsRecord]:
+    facts = stack.facts
+    ttl = stack.record_ttl
+    slug = tenant.slug
+
+    def rec(purpose: str, name: str, type_: str, values: tuple[str, ...], **kw: object) -> DnsRecord:
+        return DnsRecord(slug, purpose, provider, zone, zone_id, name, type_, ttl, values, **kw)  # type: ignore[arg-type]
+
+    rua = (stack.dmarc_rua, *tenant.dmarc.rua)
+    out: list[DnsRecord] = []
+    if with_mx:
+        out.append(rec("mx", domain, "MX", mx.values(facts)))
+    out.append(rec("spf", domain, "TXT", (spf_value,)))
+    out.append(
+        rec(
+            "dkim",
+            dkim.record_name(tenant.dkim.selector, domain),
+            "TXT",
+            (),
+            from_mailgun=True,
+            mailgun_domain=domain,
+        )
+    )
+    out.append(
+        rec(
+            "dmarc",
+            dmarc.record_name(domain),
+            "TXT",
+            (dmarc.value(tenant.dmarc.policy, rua, tenant.dmarc.ruf),),
+        )
+    )
+    if tenant.tracking:
+        out.append(rec("tracking", tracking.record_name(domain), "CNAME", (tracking.target(facts),)))
+    return out
+
+
+def _report_authorisations(tenant: Tenant, stack: StackConfig, domain: str) -> list[DnsRecord]:
+    """RFC 7489 §7.1 records we can publish: report destinations inside our own zone."""
+    out = []
+    for dest in dmarc.external_destinations(domain, [stack.dmarc_rua]):
+        if dest == stack.platform_domain or dest.endswith("." + stack.platform_domain):
+            out.append(
+                DnsRecord(
+                    tenant.slug,
+                    "dmarc-auth",
+                    "route53",
+                    OURS,
+                    stack.hosted_zone_id,
+                    dmarc.authorisation_name(domain, dest),
+                    "TXT",
+                    stack.record_ttl,
+                    (dmarc.AUTHORISATION_VALUE,),
+                )
+            )
+    return out
+
+
+def build_tenant(tenant: Tenant, stack: StackConfig) -> TenantState:
+    """Everything ``tenant`` needs in ``stack``; pure and deterministic."""
+    region = stack.region
+    facts = REGIONS[region]
+    slug = tenant.slug
+    platform = platform_domain_of(tenant, stack)
+    state = TenantState(slug=slug, display_name=tenant.name, region=region)
+
+    state.domains.append(_mailgun_domain(tenant, platform, "platform", region))
+    state.records.extend(
+        _domain_records(
+            tenant,
+            stack,
+            platform,
+            provider="route53",
+            zone=OURS,
+            zone_id=stack.hosted_zone_id,
+            spf_value=spf.Spf((facts.spf_include,), "~all").value,
+            with_mx=True,
+        )
+    )
+    sending_domain = platform
+    sender = tenant.sender_domain
+    if sender is not None:
+        sending_domain = sender.name
+        state.domains.append(_mailgun_domain(tenant, sender.name, "sender", region))
+        merged = spf.merge(MAILGUN_SPF_INCLUDE, sender.spf_includes, sender.spf_all)
+        state.records.extend(
+            _domain_records(
+                tenant,
+                stack,
+                sender.name,
+                provider=sender.provider,
+                zone=sender.name,
+                zone_id=sender.zone_id,
+                spf_value=merged.value,
+                with_mx=False,
+            )
+        )
+        state.records.extend(_report_authorisations(tenant, stack, sender.name))
+
+    for box in tenant.mailboxes:
+        address = f"{box}@{platform}"
+        state.forwarding_addresses.append(address)
+        state.routes.append(
+            MailgunRoute(
+                tenant=slug,
+                address=address,
+                region=region,
+                priority=ROUTE_PRIORITY,
+                expression=route_expression(address),
+                actions=route_actions(stack, slug),
+                description=f"mailfleet {slug}: {address}",
+            )
+        )
+
+    kinds = WEBHOOK_KINDS + (TRACKING_WEBHOOK_KINDS if tenant.tracking else ())
+    url = (f"{stack.webhook_url}/{slug}",)
+    for domain in state.domains:
+        for kind in kinds:
+            state.webhooks.append(MailgunWebhook(slug, domain.name, region, kind, url))
+
+    out = tenant.outbound
+    smtp = out.smtp
+
+    def channel(via: str) -> Channel:
+        if via == "smtp" and smtp is not None:
+            return Channel("smtp", smtp.host, smtp.port)
+        return Channel("mailgun")
+
+    state.outbound = OutboundSetting(
+        tenant=slug,
+        region=region,
+        aws_region=stack.aws_region,
+        parameter=f"/mailfleet/{slug}/outbound",
+        service=channel(out.service),
+        marketing=channel(out.marketing),
+        sending_domain=sending_domain,
+        egress_ips=tuple(stack.egress_ips) if tenant.uses_smtp else (),
+        secret_parameter=f"/mailfleet/{slug}/smtp-password" if tenant.uses_smtp else None,
+    )
+    return state
+
+
+def tenants_for_stack(tenants: dict[str, Tenant] | list[Tenant], stack: StackConfig) -> list[Tenant]:
+    values = tenants.values() if isinstance(tenants, dict) else tenants
+    return sorted((t for t in values if t.region == stack.region), key=lambda t: t.slug)
+
+
+def build_stack(stack: StackConfig, tenants: dict[str, Tenant] | list[Tenant]) -> StackState:
+    """The desired state of ``stack`` for the tenants that belong to it."""
+    state = StackState(
+        stack=stack.name,
+        region=stack.region,
+        aws_region=stack.aws_region,
+        platform_domain=stack.platform_domain,
+        hosted_zone_id=stack.hosted_zone_id,
+    )
+    for tenant in tenants_for_stack(tenants, stack):
+        state.tenants.append(build_tenant(tenant, stack))
+    return state
+
+
+def conflicts(
+    states: list[StackState] | tuple[StackState, ...], paths: dict[str, Path] | None = None
+) -> list[Problem]:
+    """Cross-tenant problems over all stacks: a domain or route address declared twice."""
+    paths = paths or {}
+    problems: list[Problem] = []
+    domains: dict[str, str] = {}
+    addresses: dict[tuple[str, str], str] = {}
+    records: dict[tuple[str | None, str, str], str] = {}
+
+    def where(slug: str) -> str:
+        return str(paths.get(slug, f"tenants/{slug}.yaml"))
+
+    for state in states:
+        for t in state.tenants:
+            for d in t.domains:
+                other = domains.setdefault(d.name, t.slug)
+                if other != t.slug:
+                    field = "sender_domain.name" if d.role == "sender" else "slug"
+                    problems.append(
+                        Problem(
+                            where(t.slug),
+                            field,
+                            f"domain {d.name} is already declared by tenant {other!r} ({where(other)})",
+                        )
+                    )
+            for r in t.routes:
+                other = addresses.setdefault((state.region, r.address), t.slug)
+                if other != t.slug:
+                    problems.append(
+                        Problem(
+                            where(t.slug),
+                            "mailboxes",
+                            f"address {r.address} is already routed for tenant {other!r} ({where(other)})",
+                        )
+                    )
+            for rec in t.records:
+                rkey = (rec.zone_id, rec.name, rec.type)
+                other = records.setdefault(rkey, t.slug)
+                if other != t.slug:
+                    problems.append(
+                        Problem(
+                            where(t.slug),
+                            "sender_domain",
+                            f"{rec.type} record {rec.name} is already declared by tenant {other!r}",
+                        )
+                    )
+    return problems

@@ -1,0 +1,273 @@
+"""Desired-state items. Frozen, slotted and JSON-ready through ``as_dict``.
+
+Each item has a ``key``: its identity across revisions (``diff``) and its resource name
+suffix in the Pulumi program. A key never contains a value, only what names the thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Fields of a Mailgun domain whose change makes pulumi-mailgun REPLACE (delete, then create)
+# the domain (DESIGN.md). ``plan``/``diff``/``validate`` flag changes to them.
+DOMAIN_REPLACE_FIELDS = (
+    "region",
+    "dkim_selector",
+    "dkim_key_size",
+    "spam_action",
+    "wildcard",
+    "force_dkim_authority",
+)
+
+WEBHOOK_KINDS = ("delivered", "permanent_fail", "temporary_fail", "complained", "unsubscribed")
+TRACKING_WEBHOOK_KINDS = ("opened", "clicked")
+
+
+@dataclass(frozen=True, slots=True)
+class MailgunDomain:
+    tenant: str
+    name: str
+    region: str
+    role: str  # "platform" (receives, our zone) or "sender" (customer's own domain)
+    dkim_selector: str
+    dkim_key_size: int
+    spam_action: str = "disabled"
+    wildcard: bool = False
+    force_dkim_authority: bool = True
+    open_tracking: bool = False
+    click_tracking: bool = False
+    web_scheme: str = "https"
+
+    @property
+    def key(self) -> str:
+        return f"domain:{self.name}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "region": self.region,
+            "role": self.role,
+            "dkim_selector": self.dkim_selector,
+            "dkim_key_size": self.dkim_key_size,
+            "spam_action": self.spam_action,
+            "wildcard": self.wildcard,
+            "force_dkim_authority": self.force_dkim_authority,
+            "open_tracking": self.open_tracking,
+            "click_tracking": self.click_tracking,
+            "web_scheme": self.web_scheme,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MailgunRoute:
+    """A route matching exactly one address; Mailgun routes are account-wide per region."""
+
+    tenant: str
+    address: str
+    region: str
+    priority: int
+    expression: str
+    actions: tuple[str, ...]
+    description: str
+
+    @property
+    def key(self) -> str:
+        return f"route:{self.address}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "region": self.region,
+            "priority": self.priority,
+            "expression": self.expression,
+            "actions": list(self.actions),
+            "description": self.description,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MailgunWebhook:
+    tenant: str
+    domain: str
+    region: str
+    kind: str
+    urls: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return f"webhook:{self.domain}:{self.kind}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"domain": self.domain, "region": self.region, "kind": self.kind, "urls": list(self.urls)}
+
+
+@dataclass(frozen=True, slots=True)
+class DnsRecord:
+    """One RRset: all values of one (name, type) in one zone.
+
+    ``values`` hold logical values (TXT joined, never split). When ``from_mailgun`` is true
+    the value is only known once the Mailgun domain exists (the DKIM public key); ``values``
+    is then empty and consumers take it from the domain's ``sending_records_sets`` by name
+    and type. ``zone_id`` is the Route53 hosted zone or Cloudflare zone id (None: manual).
+    """
+
+    tenant: str
+    purpose: str  # mx | spf | dkim | dmarc | dmarc-auth | tracking
+    provider: str  # route53 | cloudflare | manual
+    zone: str  # "ours" (the stack's platform zone) or the customer's domain
+    zone_id: str | None
+    name: str
+    type: str
+    ttl: int
+    values: tuple[str, ...] = ()
+    from_mailgun: bool = False
+    mailgun_domain: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"dns:{self.name}:{self.type}"
+
+    @property
+    def ours(self) -> bool:
+        """True for records in our own zone; False for the customer's zone."""
+        return self.zone == "ours"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "purpose": self.purpose,
+            "provider": self.provider,
+            "zone": self.zone,
+            "zone_id": self.zone_id,
+            "name": self.name,
+            "type": self.type,
+            "ttl": self.ttl,
+            "values": list(self.values),
+            "from_mailgun": self.from_mailgun,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    via: str  # mailgun | smtp
+    host: str | None = None
+    port: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.via == "smtp":
+            return {"via": "smtp", "host": self.host, "port": self.port}
+        return {"via": self.via}
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundSetting:
+    """What the CRM reads to decide how a tenant's mail leaves (an SSM parameter).
+
+    ``value`` is the parameter's JSON; it carries no secret. An SMTP password, when a
+    channel goes via the customer's SMTP server, lives in ``secret_parameter`` (a SecureString
+    whose value comes from Pulumi secrets, never from the tenant file).
+    """
+
+    tenant: str
+    region: str
+    aws_region: str
+    parameter: str
+    service: Channel
+    marketing: Channel
+    sending_domain: str
+    egress_ips: tuple[str, ...] = ()
+    secret_parameter: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"outbound:{self.parameter}"
+
+    @property
+    def value(self) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant,
+            "region": self.region,
+            "sending_domain": self.sending_domain,
+            "service": self.service.as_dict(),
+            "marketing": self.marketing.as_dict(),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "parameter": self.parameter,
+            "aws_region": self.aws_region,
+            "value": self.value,
+            "egress_ips_to_allow": list(self.egress_ips),
+            "secret_parameter": self.secret_parameter,
+        }
+
+
+@dataclass(slots=True)
+class TenantState:
+    """Everything one tenant needs in one region stack."""
+
+    slug: str
+    display_name: str
+    region: str
+    domains: list[MailgunDomain] = field(default_factory=list)
+    routes: list[MailgunRoute] = field(default_factory=list)
+    webhooks: list[MailgunWebhook] = field(default_factory=list)
+    records: list[DnsRecord] = field(default_factory=list)
+    outbound: OutboundSetting | None = None
+    forwarding_addresses: list[str] = field(default_factory=list)
+
+    @property
+    def customer_records(self) -> list[DnsRecord]:
+        """The records the customer publishes (or we manage) in the customer's zone."""
+        return [r for r in self.records if not r.ours]
+
+    @property
+    def manual_records(self) -> list[DnsRecord]:
+        return [r for r in self.records if r.provider == "manual"]
+
+    def items(self) -> list[Any]:
+        out: list[Any] = [*self.domains, *self.routes, *self.webhooks, *self.records]
+        if self.outbound is not None:
+            out.append(self.outbound)
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "slug": self.slug,
+            "name": self.display_name,
+            "region": self.region,
+            "mailgun_domains": [d.as_dict() for d in self.domains],
+            "routes": [r.as_dict() for r in self.routes],
+            "webhooks": [w.as_dict() for w in self.webhooks],
+            "dns_records": [r.as_dict() for r in self.records],
+            "outbound": self.outbound.as_dict() if self.outbound else None,
+            "forwarding_addresses": list(self.forwarding_addresses),
+        }
+
+
+@dataclass(slots=True)
+class StackState:
+    """The desired state of one region stack."""
+
+    stack: str
+    region: str
+    aws_region: str
+    platform_domain: str
+    hosted_zone_id: str
+    tenants: list[TenantState] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "region": self.region,
+            "aws_region": self.aws_region,
+            "platform_domain": self.platform_domain,
+            "hosted_zone_id": self.hosted_zone_id,
+            "tenants": [t.as_dict() for t in self.tenants],
+        }
+
+    def tenant(self, slug: str) -> TenantState | None:
+        for t in self.tenants:
+            if t.slug == slug:
+                return t
+        return None

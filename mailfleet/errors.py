@@ -1,0 +1,57 @@
+"""Errors the CLI turns into one line per problem and an exit code.
+
+Contract: library code raises these and never prints; ``mailfleet.cli.app.main``
+prints ``str(problem)`` for each problem on stderr and exits with ``exit_code``.
+Messages must never contain secrets (API keys, tokens, passwords, private keys).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with one input: ``where`` is a file path or a flag."""
+
+    where: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        if self.field:
+            return f"{self.where}: {self.field}: {self.message}"
+        return f"{self.where}: {self.message}"
+
+
+class MailfleetError(Exception):
+    """Base class; ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 1
+
+    def __init__(self, message: str = "", problems: list[Problem] | None = None) -> None:
+        self.problems: list[Problem] = list(problems or [])
+        super().__init__(message or "; ".join(str(p) for p in self.problems))
+
+    def lines(self) -> list[str]:
+        if self.problems:
+            return [str(p) for p in self.problems]
+        return [str(self)]
+
+
+class InvalidData(MailfleetError):
+    """Tenant or stack data is invalid (exit 1)."""
+
+    exit_code = 1
+
+
+class UsageError(MailfleetError):
+    """The command line is wrong (exit 2)."""
+
+    exit_code = 2
+
+
+class CheckFailed(MailfleetError):
+    """A check found something missing or wrong (exit 1)."""
+
+    exit_code = 1

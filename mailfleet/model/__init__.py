@@ -1,0 +1,1 @@
+"""The tenant schema, the stack configuration and the region facts."""

@@ -1,0 +1,132 @@
+"""Validators for the names tenant input may carry into DNS and Mailgun.
+
+Each function returns the value unchanged or raises ``ValueError`` with a message meant for
+``file: field: message`` output. Route expressions are built from mailbox names and domains
+(DESIGN.md: Mailgun has no documented escaping), so these are deliberately strict:
+lowercase ASCII, no quotes, commas, parentheses, spaces or regex metacharacters.
+"""
+
+from __future__ import annotations
+
+import re
+
+_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+# Service labels such as ``_spf`` or ``_dmarc`` are allowed in SPF include targets.
+_SERVICE_LABEL = re.compile(r"^_?[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?$")
+_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+_LOCAL_PART = re.compile(r"^[a-z0-9](?:[a-z0-9_-]|\.(?!\.)){0,62}(?<!\.)$")
+_CLOUDFLARE_ZONE = re.compile(r"^[0-9a-f]{32}$")
+_ROUTE53_ZONE = re.compile(r"^Z[A-Z0-9]{1,31}$")
+_ADDRESS = re.compile(r"^[a-z0-9._%+-]+@[a-z0-9.-]+$")
+
+MAX_DOMAIN_OCTETS = 253
+MAX_LABEL_OCTETS = 63
+
+
+def slug(value: str) -> str:
+    if value != value.lower():
+        raise ValueError(f"slug {value!r} must be lowercase")
+    if not _SLUG.match(value):
+        raise ValueError(
+            f"slug {value!r} must be 1-40 characters of a-z, 0-9 and '-', not starting or ending with '-'"
+        )
+    return value
+
+
+def domain(value: str, *, service_labels: bool = False) -> str:
+    """A lowercase ASCII hostname of at least two labels, no trailing dot."""
+    if not value:
+        raise ValueError("domain must not be empty")
+    if not value.isascii():
+        raise ValueError(
+            f"domain {value!r} is an internationalised (IDN) form; write its ASCII A-label form (xn--...)"
+        )
+    if value != value.lower():
+        raise ValueError(f"domain {value!r} must be lowercase")
+    if value.endswith("."):
+        raise ValueError(f"domain {value!r} must not end with a dot")
+    if len(value) > MAX_DOMAIN_OCTETS:
+        raise ValueError(f"domain is {len(value)} octets long, over the {MAX_DOMAIN_OCTETS} limit")
+    labels = value.split(".")
+    if len(labels) < 2:
+        raise ValueError(f"domain {value!r} needs at least two labels")
+    pattern = _SERVICE_LABEL if service_labels else _LABEL
+    for label in labels:
+        if len(label) > MAX_LABEL_OCTETS:
+            raise ValueError(
+                f"domain label {label[:20]!r}... is {len(label)} octets, over the {MAX_LABEL_OCTETS} limit"
+            )
+        if not pattern.match(label):
+            raise ValueError(
+                f"domain {value!r} has an invalid label {label!r} "
+                "(a-z, 0-9 and '-', not starting or ending with '-')"
+            )
+    if labels[-1].isdigit():
+        raise ValueError(f"domain {value!r} has an all-numeric top-level label")
+    return value
+
+
+def local_part(value: str) -> str:
+    """A mailbox name: lowercase letters, digits, '-', '_' and single inner dots."""
+    if value != value.lower():
+        raise ValueError(f"mailbox {value!r} must be lowercase")
+    if not _LOCAL_PART.match(value):
+        raise ValueError(
+            f"mailbox {value!r} may only contain a-z, 0-9, '-', '_' and single inner dots "
+            "(no quotes, commas, parentheses, spaces or regex metacharacters)"
+        )
+    return value
+
+
+def dkim_selector(value: str) -> str:
+    """A selector is one DNS label (RFC 6376 §3.1; Mailgun wants an RFC 2822 atom)."""
+    if "." in value:
+        raise ValueError(f"DKIM selector {value!r} must be a single label, without dots")
+    if not _LABEL.match(value):
+        raise ValueError(f"DKIM selector {value!r} must be lowercase a-z, 0-9 and '-', 1-63 characters")
+    return value
+
+
+def cloudflare_zone_id(value: str) -> str:
+    if not _CLOUDFLARE_ZONE.match(value):
+        raise ValueError(f"Cloudflare zone id {value!r} must be 32 lowercase hex characters")
+    return value
+
+
+def route53_zone_id(value: str) -> str:
+    if not _ROUTE53_ZONE.match(value):
+        raise ValueError(f"Route53 hosted zone id {value!r} must look like Z0123456789ABC")
+    return value
+
+
+def mailto_uri(value: str) -> str:
+    """A DMARC report URI (RFC 7489 §6.2): ``mailto:address`` with an optional ``!size``."""
+    if not value.startswith("mailto:"):
+        raise ValueError(f"report address {value!r} must be a mailto: URI")
+    address = value[len("mailto:") :].split("!", 1)[0]
+    if not _ADDRESS.match(address):
+        raise ValueError(f"report address {value!r} is not a valid mailto: URI")
+    domain(address.rsplit("@", 1)[1])
+    return value
+
+
+def mailto_domain(uri: str) -> str:
+    """The domain a ``mailto:`` report URI delivers to."""
+    return uri[len("mailto:") :].split("!", 1)[0].rsplit("@", 1)[1]
+
+
+def organisational_domain(name: str) -> str:
+    """The organisational domain of ``name`` (RFC 7489 §3.2), from the Public Suffix List.
+
+    Uses the ``publicsuffixlist`` package, which ships the list offline; imported lazily
+    because only DMARC report checks need it.
+    """
+    from publicsuffixlist import PublicSuffixList
+
+    global _PSL
+    if _PSL is None:
+        _PSL = PublicSuffixList()
+    return _PSL.privatesuffix(name) or name
+
+
+_PSL = None

@@ -1,0 +1,84 @@
+"""A region stack's settings, read from ``Pulumi.<stack>.yaml`` without Pulumi.
+
+The Pulumi program reads the same keys through ``pulumi.Config("mailfleet")``; this module
+reads them from the file so that ``plan``, ``validate`` and ``diff`` need no Pulumi CLI.
+Secret values (``secure:`` entries) are never read here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from mailfleet.model import names
+from mailfleet.model.region import REGIONS, Region
+
+STACK_NAMES = ("eu", "us")
+
+
+def _https_url(value: str) -> str:
+    if not value.startswith("https://") or any(c in value for c in " \"'(),"):
+        raise ValueError(f"{value!r} must be an https:// URL without quotes, commas or spaces")
+    return value
+
+
+HttpsUrl = Annotated[str, AfterValidator(_https_url)]
+
+
+class StackConfig(BaseModel):
+    """The ``mailfleet:*`` and ``aws:region`` settings of one region stack."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    name: str
+    region: Literal["eu", "us"]
+    aws_region: str
+    platform_domain: Annotated[str, AfterValidator(names.domain)]
+    hosted_zone_id: Annotated[str, AfterValidator(names.route53_zone_id)]
+    inbound_url: HttpsUrl
+    webhook_url: HttpsUrl
+    egress_ips: Annotated[list[str], Field(min_length=1)]
+    dmarc_rua: Annotated[str, AfterValidator(names.mailto_uri)]
+    record_ttl: Annotated[int, Field(ge=60, le=86400)] = 3600
+
+    @field_validator("egress_ips")
+    @classmethod
+    def _ips(cls, value: list[str]) -> list[str]:
+        for ip in value:
+            try:
+                ipaddress.ip_address(ip)
+            except ValueError:
+                raise ValueError(f"{ip!r} is not an IP address") from None
+        return value
+
+    @property
+    def facts(self) -> Region:
+        return REGIONS[self.region]
+
+
+# Pulumi config key -> StackConfig field.
+CONFIG_KEYS: dict[str, str] = {
+    "mailfleet:region": "region",
+    "aws:region": "aws_region",
+    "mailfleet:platformDomain": "platform_domain",
+    "mailfleet:hostedZoneId": "hosted_zone_id",
+    "mailfleet:inboundUrl": "inbound_url",
+    "mailfleet:webhookUrl": "webhook_url",
+    "mailfleet:egressIps": "egress_ips",
+    "mailfleet:dmarcRua": "dmarc_rua",
+    "mailfleet:recordTtl": "record_ttl",
+}
+FIELD_KEYS = {v: k for k, v in CONFIG_KEYS.items()}
+
+
+def stack_file(stacks_dir: Path, name: str) -> Path:
+    return stacks_dir / f"Pulumi.{name}.yaml"
+
+
+def discover_stacks(stacks_dir: Path) -> list[str]:
+    """Stack names with a ``Pulumi.<name>.yaml`` in ``stacks_dir``, ``eu``/``us`` first."""
+    found = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml"))
+    return sorted(found, key=lambda n: (n not in STACK_NAMES, n))

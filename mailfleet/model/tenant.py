@@ -1,0 +1,144 @@
+"""The tenant file schema: ``tenants/<slug>.yaml``.
+
+One file per tenant. The three ways a tenant uses mail (DESIGN.md) map onto it as:
+
+1. platform addresses only: no ``sender_domain``;
+2. own domain + forwarding: ``sender_domain`` with its DNS host;
+3. own SMTP for outbound: ``outbound.service`` and/or ``outbound.marketing`` set to ``smtp``
+   with ``outbound.smtp`` naming the customer's server.
+
+Models are strict (no type coercion) and forbid unknown fields, so a typo is an error
+rather than a silently ignored setting. Secrets never live here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from mailfleet.model import names
+from mailfleet.model.region import REGIONS
+from mailfleet.records import spf
+
+# Both regions use the same SPF include (DESIGN.md), so the schema can check the merged record.
+MAILGUN_SPF_INCLUDE = REGIONS["eu"].spf_include
+assert all(r.spf_include == MAILGUN_SPF_INCLUDE for r in REGIONS.values())
+
+Slug = Annotated[str, AfterValidator(names.slug)]
+Domain = Annotated[str, AfterValidator(names.domain)]
+IncludeDomain = Annotated[str, AfterValidator(lambda v: names.domain(v, service_labels=True))]
+Mailbox = Annotated[str, AfterValidator(names.local_part)]
+Selector = Annotated[str, AfterValidator(names.dkim_selector)]
+MailtoUri = Annotated[str, AfterValidator(names.mailto_uri)]
+
+DnsProvider = Literal["cloudflare", "route53", "manual"]
+DmarcPolicy = Literal["none", "quarantine", "reject"]
+Via = Literal["mailgun", "smtp"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def parse_dns_host(value: str) -> tuple[DnsProvider, str | None]:
+    """Parse ``cloudflare:ZONE_ID``, ``route53:HOSTED_ZONE_ID`` or ``manual``."""
+    if value == "manual":
+        return "manual", None
+    provider, sep, zone = value.partition(":")
+    if not sep or provider not in ("cloudflare", "route53"):
+        raise ValueError(
+            f"DNS host {value!r} must be 'cloudflare:ZONE_ID', 'route53:HOSTED_ZONE_ID' or 'manual'"
+        )
+    if provider == "cloudflare":
+        return "cloudflare", names.cloudflare_zone_id(zone)
+    return "route53", names.route53_zone_id(zone)
+
+
+def _dns_host(value: str) -> str:
+    parse_dns_host(value)
+    return value
+
+
+def _unique(values: list[str]) -> list[str]:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{value!r} is listed twice")
+        seen.add(value)
+    return values
+
+
+def _spf_within_limits(includes: list[str]) -> list[str]:
+    """The merged record (Mailgun first) must stay within RFC 7208's limits."""
+    spf.merge(MAILGUN_SPF_INCLUDE, _unique(includes))
+    return includes
+
+
+class SenderDomain(_Strict):
+    """The customer's own sending domain (way 2) and where its DNS is hosted."""
+
+    name: Domain
+    dns: Annotated[str, AfterValidator(_dns_host)] = "manual"
+    spf_includes: Annotated[list[IncludeDomain], AfterValidator(_spf_within_limits)] = Field(
+        default_factory=list
+    )
+    spf_all: Literal["~all", "-all"] = "~all"
+
+    @property
+    def provider(self) -> DnsProvider:
+        return parse_dns_host(self.dns)[0]
+
+    @property
+    def zone_id(self) -> str | None:
+        return parse_dns_host(self.dns)[1]
+
+
+class Dmarc(_Strict):
+    policy: DmarcPolicy = "quarantine"
+    rua: list[MailtoUri] = Field(default_factory=list)
+    ruf: list[MailtoUri] = Field(default_factory=list)
+
+
+class Dkim(_Strict):
+    selector: Selector = "mailfleet"
+    bits: Literal[1024, 2048] = 2048
+
+
+class Smtp(_Strict):
+    host: Domain
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+
+
+class Outbound(_Strict):
+    service: Via = "mailgun"
+    marketing: Via = "mailgun"
+    smtp: Smtp | None = None
+
+    @model_validator(mode="after")
+    def _smtp_needs_host(self) -> Outbound:
+        uses_smtp = "smtp" in (self.service, self.marketing)
+        if uses_smtp and self.smtp is None:
+            raise ValueError("outbound via smtp needs smtp.host (and optionally smtp.port)")
+        if not uses_smtp and self.smtp is not None:
+            raise ValueError("smtp is set but neither service nor marketing goes via smtp")
+        return self
+
+
+class Tenant(_Strict):
+    """One tenant of the CRM. ``migration`` is written by ``mailfleet migrate`` only."""
+
+    slug: Slug
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    region: Literal["eu", "us"]
+    mailboxes: Annotated[list[Mailbox], Field(min_length=1), AfterValidator(_unique)]
+    sender_domain: SenderDomain | None = None
+    dmarc: Dmarc = Field(default_factory=Dmarc)
+    dkim: Dkim = Field(default_factory=Dkim)
+    tracking: bool = False
+    outbound: Outbound = Field(default_factory=Outbound)
+    migration: dict[str, Any] | None = None
+
+    @property
+    def uses_smtp(self) -> bool:
+        return "smtp" in (self.outbound.service, self.outbound.marketing)

@@ -1,0 +1,1 @@
+"""Plan outputs: small classes with one ``run(states)`` each (Table, Markdown, Json)."""

@@ -1,0 +1,84 @@
+"""SPF (RFC 7208): one ``v=spf1`` record per name, merging Mailgun with the customer's senders.
+
+The DNS-lookup limit (§4.6.4) counts every ``include``, ``a``, ``mx``, ``ptr``, ``exists``
+and ``redirect``, recursively. Offline we cannot resolve includes, so the cost of an include
+comes from ``KNOWN_INCLUDE_COSTS``: the include itself (1) plus the lookups its record makes,
+as published by the sender at the time this table was written. An include not in the table
+costs 1 here (the minimum); ``mailfleet check`` resolves the real tree live.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_LOOKUPS = 10
+MAX_RECORD_OCTETS = 450  # RFC 7208 §3.4: keep the answer within a 512-octet UDP reply
+
+# include target -> total lookups it costs, the include term itself included.
+KNOWN_INCLUDE_COSTS: dict[str, int] = {
+    # mailgun.org -> spf1.mailgun.org, spf2.mailgun.org and a nested include (DESIGN.md: 4-5).
+    "mailgun.org": 4,
+    # Google Workspace: _spf.google.com -> _netblocks, _netblocks2, _netblocks3.
+    "_spf.google.com": 4,
+    # Microsoft 365: spf.protection.outlook.com -> spfd.protection.outlook.com.
+    "spf.protection.outlook.com": 2,
+    "sendgrid.net": 1,
+    "amazonses.com": 1,
+    "servers.mcsv.net": 1,
+    "spf.mandrillapp.com": 1,
+    "mail.zendesk.com": 1,
+    "_spf.salesforce.com": 1,
+    "spf.brevo.com": 1,
+    "_spf.mlsend.com": 1,
+    "helpscoutemail.com": 1,
+}
+UNKNOWN_INCLUDE_COST = 1
+
+
+class SpfTooManyLookups(ValueError):
+    """The merged record would need more than ``MAX_LOOKUPS`` DNS lookups."""
+
+
+@dataclass(frozen=True, slots=True)
+class Spf:
+    includes: tuple[str, ...]
+    all: str = "~all"
+
+    @property
+    def value(self) -> str:
+        terms = ["v=spf1", *(f"include:{i}" for i in self.includes), self.all]
+        return " ".join(terms)
+
+    @property
+    def lookups(self) -> int:
+        return lookup_count(self.includes)
+
+
+def include_cost(target: str) -> int:
+    return KNOWN_INCLUDE_COSTS.get(target, UNKNOWN_INCLUDE_COST)
+
+
+def lookup_count(includes: tuple[str, ...] | list[str]) -> int:
+    return sum(include_cost(i) for i in includes)
+
+
+def merge(mailgun_include: str, others: list[str] | tuple[str, ...], all_: str = "~all") -> Spf:
+    """One record: Mailgun's include first, then the customer's other senders, de-duplicated.
+
+    Raises ``SpfTooManyLookups`` (with the count) over 10 lookups, or ``ValueError`` when the
+    record would exceed 450 octets.
+    """
+    includes: list[str] = [mailgun_include]
+    for other in others:
+        if other not in includes:
+            includes.append(other)
+    spf = Spf(tuple(includes), all_)
+    count = spf.lookups
+    if count > MAX_LOOKUPS:
+        detail = ", ".join(f"{i}={include_cost(i)}" for i in includes)
+        raise SpfTooManyLookups(
+            f"SPF needs {count} DNS lookups, over the limit of {MAX_LOOKUPS} (RFC 7208 §4.6.4; {detail})"
+        )
+    if len(spf.value) > MAX_RECORD_OCTETS:
+        raise ValueError(f"SPF record is {len(spf.value)} octets, over {MAX_RECORD_OCTETS} (RFC 7208 §3.4)")
+    return spf
