@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from mailfleet.desired.state import (
@@ -18,6 +19,12 @@ from mailfleet.desired.state import (
     TenantState,
 )
 from mailfleet.errors import Problem
+from mailfleet.model.migration import (
+    FULL,
+    REGION_DEPENDENT_PURPOSES,
+    Declaration,
+    declaration,
+)
 from mailfleet.model.region import REGIONS
 from mailfleet.model.stack import StackConfig
 from mailfleet.model.tenant import MAILGUN_SPF_INCLUDE, Tenant
@@ -28,8 +35,33 @@ OURS = "ours"
 
 
 def platform_domain_of(tenant: Tenant, stack: StackConfig) -> str:
-    """The tenant's platform domain in this stack: ``<slug>.<platform domain>``."""
+    """The tenant's platform domain in this stack: ``<slug>.<platform domain>``.
+
+    A tenant that moved (or is moving) between regions keeps the platform domain of the
+    region it came from (recorded in its ``migration`` block), so its addresses never change.
+    """
+    if tenant.migration is not None:
+        return tenant.migration.platform_domain
     return f"{tenant.slug}.{stack.platform_domain}"
+
+
+def platform_zone_of(tenant: Tenant, stack: StackConfig) -> str:
+    """The Route53 hosted zone holding the tenant's platform domain records."""
+    if tenant.migration is not None:
+        return tenant.migration.platform_zone_id
+    return stack.hosted_zone_id
+
+
+def stack_declaration(tenant: Tenant, stack: StackConfig) -> Declaration | None:
+    """Which parts of ``tenant`` the stack declares (None: none), given any migration under way."""
+    return declaration(tenant.migration, stack.region, tenant.region)
+
+
+def changing_purposes(from_region: str, to_region: str) -> frozenset[str]:
+    """Record purposes whose value differs between two regions (their TTL is lowered on a move)."""
+    if REGIONS[from_region].spf_include != REGIONS[to_region].spf_include:
+        return REGION_DEPENDENT_PURPOSES | {"spf"}
+    return REGION_DEPENDENT_PURPOSES
 
 
 def route_expression(address: str) -> str:
@@ -122,7 +154,36 @@ def _report_authorisations(tenant: Tenant, stack: StackConfig, domain: str) -> l
 
 
 def build_tenant(tenant: Tenant, stack: StackConfig) -> TenantState:
-    """Everything ``tenant`` needs in ``stack``; pure and deterministic."""
+    """What ``stack`` declares for ``tenant``; pure and deterministic.
+
+    Without a migration under way that is everything the tenant needs in the stack's region.
+    During a move, the tenant's ``migration`` block decides which parts (domains, routes,
+    records) each of the two stacks declares and lowers the TTL of the records that change
+    (``mailfleet.model.migration``). Called for a stack that declares nothing for the tenant,
+    it returns the full state (what the tenant would need there).
+    """
+    decl = stack_declaration(tenant, stack) or FULL
+    state = _build_full(tenant, stack)
+    if decl is FULL:
+        return state
+    if decl.lowered_ttl is not None and tenant.migration is not None:
+        m = tenant.migration
+        changing = changing_purposes(m.from_region, m.to)
+        state.records = [
+            replace(r, ttl=decl.lowered_ttl) if r.purpose in changing else r for r in state.records
+        ]
+    if not decl.domains:
+        state.domains = []
+        state.webhooks = []
+    if not decl.routes:
+        state.routes = []
+        state.outbound = None
+    if not decl.records:
+        state.records = []
+    return state
+
+
+def _build_full(tenant: Tenant, stack: StackConfig) -> TenantState:
     region = stack.region
     facts = REGIONS[region]
     slug = tenant.slug
@@ -137,11 +198,14 @@ def build_tenant(tenant: Tenant, stack: StackConfig) -> TenantState:
             platform,
             provider="route53",
             zone=OURS,
-            zone_id=stack.hosted_zone_id,
+            zone_id=platform_zone_of(tenant, stack),
             spf_value=spf.Spf((facts.spf_include,), "~all").value,
             with_mx=True,
         )
     )
+    if tenant.migration is not None:
+        # A kept platform domain may sit outside this stack's zone: authorise its reports.
+        state.records.extend(_report_authorisations(tenant, stack, platform))
     sending_domain = platform
     sender = tenant.sender_domain
     if sender is not None:
@@ -206,8 +270,9 @@ def build_tenant(tenant: Tenant, stack: StackConfig) -> TenantState:
 
 
 def tenants_for_stack(tenants: dict[str, Tenant] | list[Tenant], stack: StackConfig) -> list[Tenant]:
+    """The tenants ``stack`` declares something for (a moving tenant can be in both stacks)."""
     values = tenants.values() if isinstance(tenants, dict) else tenants
-    return sorted((t for t in values if t.region == stack.region), key=lambda t: t.slug)
+    return sorted((t for t in values if stack_declaration(t, stack) is not None), key=lambda t: t.slug)
 
 
 def build_stack(stack: StackConfig, tenants: dict[str, Tenant] | list[Tenant]) -> StackState:

@@ -13,11 +13,12 @@ rather than a silently ignored setting. Secrets never live here.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from mailfleet.model import names
+from mailfleet.model.migration import Migration
 from mailfleet.model.region import REGIONS
 from mailfleet.records import spf
 
@@ -137,7 +138,19 @@ class Tenant(_Strict):
     dkim: Dkim = Field(default_factory=Dkim)
     tracking: bool = False
     outbound: Outbound = Field(default_factory=Outbound)
-    migration: dict[str, Any] | None = None
+    migration: Migration | None = None
+
+    @model_validator(mode="after")
+    def _migration_matches_region(self) -> Tenant:
+        m = self.migration
+        if m is not None:
+            home = m.to if m.state == "done" else m.from_region
+            if self.region != home:
+                raise ValueError(
+                    f"region must be {home!r} while migration.state is {m.state!r} "
+                    f"(from {m.from_region!r} to {m.to!r})"
+                )
+        return self
 
     @property
     def uses_smtp(self) -> bool:

@@ -1,0 +1,207 @@
+"""The ``migration:`` block of a tenant file: the journal of a region move, and what it implies.
+
+``mailfleet migrate`` is the only writer of this block. It records which steps of the move
+have started and finished (``steps``), so that a killed run resumes where it stopped and a
+reviewer sees in git where every tenant stands. The block is also *input to the model*:
+``declaration(region)`` says what each region stack declares for the tenant at the current
+point of the move, and ``mailfleet/desired/build.py`` obeys it. That is how the US stack stops
+declaring the Mailgun domain at cutover and the EU stack starts declaring it, with no other
+switch anywhere.
+
+A step counts as *in effect* once it has started: a step first records its start (the
+intent), the model changes with it, then the step's Pulumi and Mailgun operations run, then
+it records its end. A resumed run re-runs every started-but-not-done step; every step is
+idempotent.
+
+After a successful move the block stays with ``state: done``: it keeps the tenant's platform
+domain name and zone from the source region (the name does not change when the tenant moves,
+so nobody's address changes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from mailfleet.model import names
+
+MigrationState = Literal["running", "done"]
+
+# The steps of a move, in order. Each is (name, phase). The point of no return is the first
+# step whose effect cannot be undone: deleting the Mailgun domain in the source region.
+STEPS: tuple[tuple[str, str], ...] = (
+    ("prepare.lower-ttl", "prepare"),
+    ("prepare.wait-ttl", "prepare"),
+    ("export", "export"),
+    ("cutover.release-source-domain", "cutover"),
+    ("cutover.wait-source-gone", "cutover"),
+    ("cutover.create-target", "cutover"),
+    ("cutover.import-suppressions", "cutover"),
+    ("cutover.release-source-routes", "cutover"),
+    ("dns.move", "dns"),
+    ("dns.update", "dns"),
+    ("verify", "verify"),
+    ("finalize", "finalize"),
+)
+STEP_NAMES: tuple[str, ...] = tuple(name for name, _ in STEPS)
+POINT_OF_NO_RETURN = "cutover.release-source-domain"
+
+# The TTL records that will change get during the move: short enough that the switch
+# propagates within a minute, and the lowest TTL Cloudflare and Route53 both accept.
+LOWERED_TTL = 60
+
+# Record purposes whose value depends on the region (MX hosts, tracking target, the DKIM key
+# Mailgun generates per region, DMARC report addresses of the stack). SPF is added when the
+# regions' SPF includes differ (they do not today: both use include:mailgun.org).
+REGION_DEPENDENT_PURPOSES = frozenset({"mx", "tracking", "dkim", "dmarc", "dmarc-auth"})
+
+
+def _iso(value: str) -> str:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO 8601 timestamp") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"{value!r} needs a time zone (e.g. a trailing +00:00)")
+    return value
+
+
+Timestamp = Annotated[str, AfterValidator(_iso)]
+
+
+def now_iso(clock_value: float | None = None) -> str:
+    """``clock_value`` (epoch seconds, default now) as an ISO timestamp in UTC, to the second."""
+    moment = datetime.now(UTC) if clock_value is None else datetime.fromtimestamp(clock_value, UTC)
+    return moment.replace(microsecond=0).isoformat()
+
+
+def epoch(timestamp: str) -> float:
+    return datetime.fromisoformat(timestamp).timestamp()
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+
+class StepRecord(_Strict):
+    started_at: Timestamp
+    done_at: Timestamp | None = None
+
+
+class Owner(_Strict):
+    """Who runs the move right now (informational; the per-tenant lock file is what excludes)."""
+
+    host: Annotated[str, Field(min_length=1, max_length=253)]
+    pid: Annotated[int, Field(ge=1)]
+    since: Timestamp
+
+
+class Export(_Strict):
+    """Where the source region's routes, webhooks and suppressions were saved, and their digest."""
+
+    path: Annotated[str, Field(min_length=1, max_length=300)]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    routes: Annotated[int, Field(ge=0)]
+    webhooks: Annotated[int, Field(ge=0)]
+    suppressions: Annotated[int, Field(ge=0)]
+
+
+class Migration(_Strict):
+    """The ``migration:`` block. ``from``/``to`` are regions; ``steps`` maps step name to times."""
+
+    from_region: Literal["eu", "us"] = Field(alias="from")
+    to: Literal["eu", "us"]
+    state: MigrationState = "running"
+    started_at: Timestamp
+    platform_domain: Annotated[str, AfterValidator(names.domain)]
+    platform_zone_id: Annotated[str, AfterValidator(names.route53_zone_id)]
+    original_ttl: Annotated[int, Field(ge=60, le=86400)]
+    lowered_ttl: Annotated[int, Field(ge=1, le=86400)] = LOWERED_TTL
+    ttl_wait_until: Timestamp | None = None
+    point_of_no_return_passed: bool = False
+    export: Export | None = None
+    owner: Owner | None = None
+    steps: dict[str, StepRecord] = Field(default_factory=dict)
+    finished_at: Timestamp | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Migration:
+        if self.from_region == self.to:
+            raise ValueError("from and to must be different regions")
+        unknown = [s for s in self.steps if s not in STEP_NAMES]
+        if unknown:
+            raise ValueError(f"unknown step {unknown[0]!r} (known: {', '.join(STEP_NAMES)})")
+        if self.state == "done" and not self.is_done(STEP_NAMES[-1]):
+            raise ValueError("state is done but step 'finalize' is not")
+        return self
+
+    def started(self, step: str) -> bool:
+        """True once ``step`` has started: its effect on the model is in force."""
+        return step in self.steps
+
+    def is_done(self, step: str) -> bool:
+        record = self.steps.get(step)
+        return record is not None and record.done_at is not None
+
+    @property
+    def next_step(self) -> str | None:
+        """The first step not done yet (None when all are)."""
+        for name in STEP_NAMES:
+            if not self.is_done(name):
+                return name
+        return None
+
+    @property
+    def phase(self) -> str:
+        step = self.next_step
+        if step is None:
+            return "done"
+        return dict(STEPS)[step]
+
+    def declaration(self, region: str, tenant_region: str) -> Declaration | None:
+        """What the stack of ``region`` declares for this tenant now (None: nothing)."""
+        if self.state == "done":
+            return FULL if region == tenant_region else None
+        lowered = self.started("prepare.lower-ttl") and not self.started("finalize")
+        ttl = self.lowered_ttl if lowered else None
+        if region == self.from_region:
+            domains = not self.started(POINT_OF_NO_RETURN)
+            routes = not self.started("cutover.release-source-routes")
+            records = not self.started("dns.move")
+        elif region == self.to:
+            domains = routes = self.started("cutover.create-target")
+            records = self.started("dns.move")
+        else:
+            return None
+        if not (domains or routes or records):
+            return None
+        return Declaration(domains=domains, routes=routes, records=records, lowered_ttl=ttl)
+
+
+@dataclass(frozen=True, slots=True)
+class Declaration:
+    """Which parts of a tenant a stack declares.
+
+    ``domains`` covers the Mailgun domains with their webhooks and SMTP credentials (all
+    bound to the domain); ``routes`` covers the routes and the outbound setting (what the CRM
+    reads to send); ``records`` covers every DNS record. ``lowered_ttl`` replaces the TTL of
+    the records whose value will change, while a move is under way.
+    """
+
+    domains: bool = True
+    routes: bool = True
+    records: bool = True
+    lowered_ttl: int | None = None
+
+
+FULL = Declaration()
+
+
+def declaration(migration: Migration | None, region: str, tenant_region: str) -> Declaration | None:
+    """What the stack of ``region`` declares for a tenant whose home is ``tenant_region``."""
+    if migration is None:
+        return FULL if region == tenant_region else None
+    return migration.declaration(region, tenant_region)
