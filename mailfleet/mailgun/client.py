@@ -1,0 +1,388 @@
+"""``MailgunClient``: the Mailgun REST calls mailfleet makes, for one region.
+
+Contract:
+- every call goes to the region's API host (``REGIONS[region].api_base``) or ``base_url``
+  (tests, ``MAILGUN_API_BASE_EU``/``_US``); HTTP basic auth ``api:<key>``;
+- at most ``requests_per_minute`` requests leave in any 60 s window (client-side budget);
+- a 429 is retried after the wait its ``Retry-After`` (seconds or HTTP date) or
+  ``X-RateLimit-Reset`` (epoch seconds, epoch milliseconds, or seconds from now) asks for;
+  a 5xx, a timeout or a refused connection is retried with exponential backoff and jitter;
+  after ``max_retries`` retries the last error is raised;
+- errors are typed (``NotFound``, ``AlreadyExists``, ``Unauthorized``, ``MailgunError``)
+  and never contain the API key; neither do logs nor ``repr``;
+- retries also apply to POST: a create retried after a 5xx may answer ``AlreadyExists``
+  when the first attempt did succeed; callers that create treat that as "look it up".
+
+Sleep and clock are injectable so tests of retries run instantly.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from mailfleet.mailgun.errors import MailgunError, classify
+from mailfleet.mailgun.ratelimit import RateLimiter
+from mailfleet.model.region import REGIONS
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+SUPPRESSION_KINDS = ("bounces", "unsubscribes", "complaints")
+SUPPRESSION_IMPORT_BATCH = 1000  # Mailgun accepts up to 1000 addresses per JSON import
+PAGE_LIMIT = 100
+
+
+def _seg(value: str) -> str:
+    """One URL path segment (domain names, ids) with everything else escaped."""
+    return quote(value, safe="")
+
+
+class MailgunClient:
+    """Synchronous Mailgun API client for one region (thread-safe for concurrent calls)."""
+
+    def __init__(
+        self,
+        region: str,
+        api_key: str,
+        base_url: str | None = None,
+        session: requests.Session | None = None,
+        *,
+        max_retries: int = 5,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        max_rate_wait: float = 120.0,
+        requests_per_minute: int = 300,
+        timeout: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        if region not in REGIONS:
+            raise ValueError(f"unknown Mailgun region {region!r} (expected one of {sorted(REGIONS)})")
+        if not api_key:
+            raise ValueError("a Mailgun API key is required (MAILGUN_API_KEY)")
+        self.region = region
+        self.base_url = (base_url or REGIONS[region].api_base).rstrip("/")
+        self._key = api_key
+        self._session = session or requests.Session()
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.max_rate_wait = max_rate_wait
+        self.timeout = timeout
+        self._sleep = sleep
+        self._clock = clock
+        self._jitter = jitter
+        self.limiter = RateLimiter(requests_per_minute, clock=clock, sleep=sleep)
+        self.requests_sent = 0
+        self.retries = 0
+
+    def __repr__(self) -> str:
+        return f"MailgunClient(region={self.region!r}, base_url={self.base_url!r})"
+
+    # -- transport -------------------------------------------------------------------------
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key else text
+
+    def retry_after(self, response: requests.Response) -> float | None:
+        """Seconds a 429 asks us to wait, from ``Retry-After`` or ``X-RateLimit-Reset``."""
+        value = response.headers.get("Retry-After")
+        if value:
+            value = value.strip()
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                parsed = email.utils.parsedate_to_datetime(value) if value else None
+                if parsed is not None:
+                    return max(0.0, parsed.timestamp() - self._clock())
+        reset = response.headers.get("X-RateLimit-Reset")
+        if reset:
+            try:
+                number = float(reset.strip())
+            except ValueError:
+                return None
+            if number > 1e11:  # epoch milliseconds
+                return max(0.0, number / 1000.0 - self._clock())
+            if number > 1e9:  # epoch seconds
+                return max(0.0, number - self._clock())
+            return max(0.0, number)  # seconds from now
+        return None
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.backoff_max, self.backoff_base * (2**attempt))
+        return ceiling / 2 + self._jitter() * ceiling / 2
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | list[tuple[str, Any]] | None = None,
+        data: dict[str, Any] | list[tuple[str, Any]] | None = None,
+        json_body: Any = None,
+    ) -> Any:
+        """One API call with retries; returns the decoded JSON body (or {} when empty)."""
+        url = self.base_url + path
+        attempt = 0
+        while True:
+            self.limiter.acquire()
+            self.requests_sent += 1
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    json=json_body,
+                    auth=("api", self._key),
+                    timeout=self.timeout,
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                kind = "timeout" if isinstance(exc, requests.Timeout) else "connection failed"
+                if attempt >= self.max_retries:
+                    raise MailgunError(
+                        f"Mailgun {method} {path} failed: {kind} after {attempt + 1} attempts "
+                        f"({self.base_url})",
+                        method=method,
+                        path=path,
+                    ) from None
+                wait = self._backoff(attempt)
+                log.info("mailgun retry method=%s path=%s reason=%s wait=%.2f", method, path, kind, wait)
+                self._retry_sleep(wait)
+                attempt += 1
+                continue
+
+            status = response.status_code
+            if status < 400:
+                log.debug("mailgun ok method=%s path=%s status=%d", method, path, status)
+                if not response.content:
+                    return {}
+                try:
+                    return response.json()
+                except ValueError:
+                    raise MailgunError(
+                        f"Mailgun {method} {path}: HTTP {status} with a body that is not JSON",
+                        status=status,
+                        method=method,
+                        path=path,
+                    ) from None
+            if status in RETRY_STATUSES and attempt < self.max_retries:
+                if status == 429:
+                    asked = self.retry_after(response)
+                    wait = self._backoff(attempt) if asked is None else asked
+                    wait = min(wait, self.max_rate_wait)
+                else:
+                    wait = self._backoff(attempt)
+                log.info(
+                    "mailgun retry method=%s path=%s status=%d attempt=%d wait=%.2f",
+                    method,
+                    path,
+                    status,
+                    attempt + 1,
+                    wait,
+                )
+                self._retry_sleep(wait)
+                attempt += 1
+                continue
+            raise classify(status, self._error_message(response), method, path)
+
+    def _retry_sleep(self, wait: float) -> None:
+        self.retries += 1
+        self._sleep(wait)
+
+    def _error_message(self, response: requests.Response) -> str:
+        message = ""
+        try:
+            body = response.json()
+            if isinstance(body, dict):
+                message = str(body.get("message") or body.get("Reason") or body.get("error") or "")
+        except ValueError:
+            message = response.text[:200]
+        return self._scrub(message.strip() or response.reason or "error")
+
+    def _local_path(self, url: str) -> str:
+        """Path and query of a paging URL, always sent to our own base URL (and key)."""
+        parts = urlsplit(url)
+        base_path = urlsplit(self.base_url).path.rstrip("/")
+        path = parts.path
+        if base_path and path.startswith(base_path):
+            path = path[len(base_path) :]
+        return path + (f"?{parts.query}" if parts.query else "")
+
+    # -- domains ---------------------------------------------------------------------------
+
+    def get_domain(self, name: str) -> dict[str, Any]:
+        """``GET /v4/domains/{name}``: ``domain`` (with ``state``), ``sending_dns_records``,
+        ``receiving_dns_records``. Raises ``NotFound`` when the domain is not in this region."""
+        return self.request("GET", f"/v4/domains/{_seg(name)}")
+
+    def domain_exists(self, name: str) -> bool:
+        try:
+            self.get_domain(name)
+        except MailgunError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def verify_domain(self, name: str) -> dict[str, Any]:
+        """``PUT /v4/domains/{name}/verify``: ask Mailgun to check the DNS records again."""
+        return self.request("PUT", f"/v4/domains/{_seg(name)}/verify")
+
+    def create_domain(
+        self,
+        name: str,
+        dkim_selector: str | None = None,
+        dkim_key_size: int = 2048,
+        *,
+        spam_action: str = "disabled",
+        wildcard: bool = False,
+        force_dkim_authority: bool = True,
+        web_scheme: str = "https",
+        extra: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """``POST /v4/domains``. Raises ``AlreadyExists`` when the name exists in any region."""
+        form: dict[str, Any] = {
+            "name": name,
+            "dkim_key_size": str(dkim_key_size),
+            "spam_action": spam_action,
+            "wildcard": "true" if wildcard else "false",
+            "force_dkim_authority": "true" if force_dkim_authority else "false",
+            "web_scheme": web_scheme,
+        }
+        if dkim_selector:
+            form["dkim_selector"] = dkim_selector
+        form.update(extra or {})
+        return self.request("POST", "/v4/domains", data=form)
+
+    def delete_domain(self, name: str) -> dict[str, Any]:
+        """``DELETE /v3/domains/{name}``. Mailgun deletes in the background: the domain may
+        still answer GET for a while after this returns."""
+        return self.request("DELETE", f"/v3/domains/{_seg(name)}")
+
+    # -- routes (account-wide per region) --------------------------------------------------
+
+    def iter_routes(self, page_size: int = PAGE_LIMIT) -> Iterator[dict[str, Any]]:
+        skip = 0
+        while True:
+            body = self.request("GET", "/v3/routes", params={"skip": skip, "limit": page_size})
+            items = body.get("items") or []
+            yield from items
+            skip += len(items)
+            total = body.get("total_count")
+            if not items or (isinstance(total, int) and skip >= total):
+                return
+
+    def list_routes(self, page_size: int = PAGE_LIMIT) -> list[dict[str, Any]]:
+        """``GET /v3/routes`` with ``skip``/``limit`` paging: every route in this region."""
+        return list(self.iter_routes(page_size))
+
+    def create_route(
+        self, expression: str, actions: list[str] | tuple[str, ...], priority: int = 0, description: str = ""
+    ) -> dict[str, Any]:
+        """``POST /v3/routes``; returns the created ``route`` object (with its ``id``)."""
+        form: list[tuple[str, Any]] = [
+            ("priority", str(priority)),
+            ("description", description),
+            ("expression", expression),
+        ]
+        form.extend(("action", a) for a in actions)
+        body = self.request("POST", "/v3/routes", data=form)
+        return body.get("route", body)
+
+    def delete_route(self, route_id: str) -> dict[str, Any]:
+        return self.request("DELETE", f"/v3/routes/{_seg(route_id)}")
+
+    # -- webhooks ----------------------------------------------------------------------------
+
+    def list_webhooks(self, domain: str) -> dict[str, list[str]]:
+        """``GET /v3/domains/{domain}/webhooks`` as ``{kind: [urls]}``."""
+        body = self.request("GET", f"/v3/domains/{_seg(domain)}/webhooks")
+        out: dict[str, list[str]] = {}
+        for kind, value in (body.get("webhooks") or {}).items():
+            urls = value.get("urls") if isinstance(value, dict) else None
+            if urls is None and isinstance(value, dict) and value.get("url"):
+                urls = [value["url"]]
+            out[kind] = list(urls or [])
+        return out
+
+    def create_webhook(self, domain: str, kind: str, urls: list[str] | tuple[str, ...]) -> dict[str, Any]:
+        """``POST /v3/domains/{domain}/webhooks`` with ``id=<kind>`` and one ``url`` per URL."""
+        form: list[tuple[str, Any]] = [("id", kind)]
+        form.extend(("url", u) for u in urls)
+        return self.request("POST", f"/v3/domains/{_seg(domain)}/webhooks", data=form)
+
+    # -- suppressions ------------------------------------------------------------------------
+
+    def iter_suppressions(
+        self, domain: str, kind: str, page_size: int = PAGE_LIMIT
+    ) -> Iterator[dict[str, Any]]:
+        if kind not in SUPPRESSION_KINDS:
+            raise ValueError(f"suppression kind must be one of {SUPPRESSION_KINDS}, got {kind!r}")
+        path = f"/v3/{_seg(domain)}/{kind}"
+        body = self.request("GET", path, params={"limit": page_size})
+        seen_pages: set[str] = set()
+        while True:
+            items = body.get("items") or []
+            yield from items
+            nxt = (body.get("paging") or {}).get("next")
+            if not items or not nxt:
+                return
+            local = self._local_path(nxt)
+            if local in seen_pages:
+                return
+            seen_pages.add(local)
+            body = self.request("GET", local)
+
+    def list_bounces(self, domain: str, page_size: int = PAGE_LIMIT) -> list[dict[str, Any]]:
+        """``GET /v3/{domain}/bounces``, following ``paging.next`` until a page is empty."""
+        return list(self.iter_suppressions(domain, "bounces", page_size))
+
+    def list_unsubscribes(self, domain: str, page_size: int = PAGE_LIMIT) -> list[dict[str, Any]]:
+        return list(self.iter_suppressions(domain, "unsubscribes", page_size))
+
+    def list_complaints(self, domain: str, page_size: int = PAGE_LIMIT) -> list[dict[str, Any]]:
+        return list(self.iter_suppressions(domain, "complaints", page_size))
+
+    def import_suppressions(self, domain: str, kind: str, entries: list[dict[str, Any]]) -> int:
+        """``POST /v3/{domain}/{kind}`` with a JSON list, in batches of 1000; returns the count."""
+        if kind not in SUPPRESSION_KINDS:
+            raise ValueError(f"suppression kind must be one of {SUPPRESSION_KINDS}, got {kind!r}")
+        sent = 0
+        for start in range(0, len(entries), SUPPRESSION_IMPORT_BATCH):
+            batch = entries[start : start + SUPPRESSION_IMPORT_BATCH]
+            self.request("POST", f"/v3/{_seg(domain)}/{kind}", json_body=batch)
+            sent += len(batch)
+        return sent
+
+    # -- SMTP credentials ------------------------------------------------------------------
+
+    def list_credentials(self, domain: str, page_size: int = PAGE_LIMIT) -> list[dict[str, Any]]:
+        """``GET /v3/domains/{domain}/credentials`` (``skip``/``limit``): logins, never passwords."""
+        out: list[dict[str, Any]] = []
+        skip = 0
+        while True:
+            body = self.request(
+                "GET", f"/v3/domains/{_seg(domain)}/credentials", params={"skip": skip, "limit": page_size}
+            )
+            items = body.get("items") or []
+            out.extend(items)
+            skip += len(items)
+            total = body.get("total_count")
+            if not items or (isinstance(total, int) and skip >= total):
+                return out
+
+    def create_credential(self, domain: str, login: str, password: str) -> dict[str, Any]:
+        """``POST /v3/domains/{domain}/credentials``. The password goes in the form body only."""
+        return self.request(
+            "POST", f"/v3/domains/{_seg(domain)}/credentials", data={"login": login, "password": password}
+        )

@@ -1,0 +1,775 @@
+"""A local HTTP fake of the Mailgun API, faithful to the documented behaviour mailfleet relies on.
+
+Start it with ``FakeMailgun().start()`` (or as a context manager). Two regions are served by
+two threaded HTTP servers on 127.0.0.1, random ports: ``fake.base_url("eu")`` and
+``fake.base_url("us")``. Nothing leaves the loopback interface.
+
+What it models
+--------------
+- HTTP basic auth ``api:<key>``; a missing or wrong key answers 401 ``{"message": ...}``.
+- Domains (``GET/POST /v4/domains``, ``GET /v4/domains/{name}``, ``PUT /v4/domains/{name}/verify``,
+  ``DELETE /v3/domains/{name}``). Domain names are unique across BOTH regions: creating a
+  name that exists in either region (including one whose delete is still in progress)
+  answers 400 ``{"message": "The domain name is already taken: ... already exists"}``.
+  A domain exists in exactly one region: asking the other region's host answers 404.
+  ``DELETE`` answers 200 "Domain will be deleted in the background" but the domain keeps
+  answering ``GET`` with 200 until ``delete_delay`` seconds have passed, then 404 (Mailgun is
+  eventually consistent; its docs say a 404 "can be temporal").
+- The v4 domain body: ``domain`` (``name``, ``state`` ``unverified``/``active``, ``spam_action``,
+  ``wildcard``, ``web_scheme``, ...), ``sending_dns_records`` (SPF TXT, DKIM TXT
+  ``k=rsa; p=<real RSA public key>`` at ``<selector>._domainkey.<name>``, tracking CNAME) and
+  ``receiving_dns_records`` (the region's MX hosts), each with ``valid``.
+- Verify: ``PUT .../verify`` marks the records ``valid`` and the domain ``active`` when the
+  DNS is "right", decided by ``dns_checker(name, domain_body)`` or, by default, by whether
+  the test called ``set_dns_valid(name)``; otherwise ``unverified``/``unknown``.
+- Routes (``GET/POST /v3/routes`` with ``skip``/``limit`` and ``total_count``,
+  ``GET/DELETE /v3/routes/{id}``): account-wide per region, never shared between regions.
+- Webhooks (``GET/POST /v3/domains/{d}/webhooks``, ``GET/PUT/DELETE .../webhooks/{kind}``),
+  SMTP credentials (``GET/POST /v3/domains/{d}/credentials`` with ``skip``/``limit``,
+  ``DELETE .../credentials/{login}``), suppressions (``GET /v3/{d}/bounces|unsubscribes|complaints``
+  with ``limit`` and ``paging.next`` URLs (``page=next&address=...``), ``POST`` of one form
+  entry or of a JSON list, ``DELETE /v3/{d}/{kind}/{address}``): all bound to the domain's
+  region, and dropped when the domain's delete completes.
+- Faults: ``inject(status, ...)`` answers the next ``count`` matching requests with
+  ``status`` (e.g. 500/502/503) and optional headers; ``rate_limit(count, retry_after=...)``
+  or ``rate_limit(count, reset_in=..., reset_unit="s"|"ms")`` answers 429 with
+  ``Retry-After`` or ``X-RateLimit-Reset`` (epoch seconds or milliseconds).
+- A request log: ``count(method, path, region)`` and ``calls`` (every request, faults included),
+  so tests and benchmarks can count API calls. ``seed_domain`` adds state without a call.
+
+What it does not model
+----------------------
+Sending, events, logs, stats, tags, templates, mailing lists, IP pools, account webhooks,
+DKIM key import (``/v1/dkim/keys``), domain updates (``PUT /v4/domains/{name}``), real DNS
+lookups (``dns_checker`` is the hook for that), Mailgun's exact error wording beyond the
+"already exists" and "not found" phrases, per-endpoint rate-limit windows (429s come only
+when injected), and persistence (state lives in memory). DKIM keys are real RSA keys from a
+small pool (reused round-robin after a few per size) to keep key generation cheap.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email.utils
+import itertools
+import json
+import re
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+REGIONS: dict[str, dict[str, Any]] = {
+    "us": {"mx": ("mxa.mailgun.org", "mxb.mailgun.org"), "tracking": "mailgun.org"},
+    "eu": {"mx": ("mxa.eu.mailgun.org", "mxb.eu.mailgun.org"), "tracking": "eu.mailgun.org"},
+}
+SUPPRESSION_KINDS = ("bounces", "unsubscribes", "complaints")
+WEBHOOK_KINDS = (
+    "accepted",
+    "clicked",
+    "opened",
+    "unsubscribed",
+    "delivered",
+    "permanent_fail",
+    "temporary_fail",
+    "complained",
+)
+DEFAULT_SELECTOR = "k1"
+KEYS_PER_SIZE = 3
+
+
+def _rfc2822(ts: float | None = None) -> str:
+    return email.utils.formatdate(ts if ts is not None else time.time(), usegmt=True)
+
+
+_KEY_POOL: dict[int, list[str]] = {}
+_KEY_LOCK = threading.Lock()
+_KEY_COUNTER = itertools.count()
+
+
+def public_key_b64(bits: int) -> str:
+    """A real RSA public key (base64 DER SubjectPublicKeyInfo), from a small shared pool."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    with _KEY_LOCK:
+        pool = _KEY_POOL.setdefault(bits, [])
+        n = next(_KEY_COUNTER)
+        if len(pool) < KEYS_PER_SIZE:
+            key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+            der = key.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            pool.append(base64.b64encode(der).decode())
+            return pool[-1]
+        return pool[n % len(pool)]
+
+
+@dataclass
+class FakeDomain:
+    name: str
+    region: str
+    dkim_selector: str = DEFAULT_SELECTOR
+    dkim_key_size: int = 2048
+    dkim_public_key: str = ""
+    spam_action: str = "disabled"
+    wildcard: bool = False
+    force_dkim_authority: bool = False
+    web_scheme: str = "https"
+    state: str = "unverified"
+    dns_valid: bool = False
+    id: str = field(default_factory=lambda: secrets.token_hex(12))
+    created_at: str = field(default_factory=_rfc2822)
+    deleted_at: float | None = None
+
+    def body(self) -> dict[str, Any]:
+        facts = REGIONS[self.region]
+        valid = "valid" if self.dns_valid else "unknown"
+        return {
+            "domain": {
+                "created_at": self.created_at,
+                "id": self.id,
+                "is_disabled": False,
+                "name": self.name,
+                "require_tls": False,
+                "skip_verification": False,
+                "smtp_login": f"postmaster@{self.name}",
+                "spam_action": self.spam_action,
+                "state": self.state,
+                "type": "custom",
+                "web_prefix": "email",
+                "web_scheme": self.web_scheme,
+                "wildcard": self.wildcard,
+            },
+            "receiving_dns_records": [
+                {"cached": [], "priority": "10", "record_type": "MX", "valid": valid, "value": host}
+                for host in facts["mx"]
+            ],
+            "sending_dns_records": [
+                {
+                    "cached": [],
+                    "name": self.name,
+                    "record_type": "TXT",
+                    "valid": valid,
+                    "value": "v=spf1 include:mailgun.org ~all",
+                },
+                {
+                    "cached": [],
+                    "name": f"{self.dkim_selector}._domainkey.{self.name}",
+                    "record_type": "TXT",
+                    "valid": valid,
+                    "value": f"k=rsa; p={self.dkim_public_key}",
+                },
+                {
+                    "cached": [],
+                    "name": f"email.{self.name}",
+                    "record_type": "CNAME",
+                    "valid": valid,
+                    "value": facts["tracking"],
+                },
+            ],
+        }
+
+
+@dataclass
+class Fault:
+    status: int
+    count: int
+    method: str | None = None
+    path: re.Pattern[str] | None = None
+    region: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: dict[str, Any] | None = None
+
+    def matches(self, region: str, method: str, path: str) -> bool:
+        if self.count <= 0:
+            return False
+        if self.region is not None and self.region != region:
+            return False
+        if self.method is not None and self.method != method:
+            return False
+        return self.path is None or bool(self.path.search(path))
+
+
+@dataclass(frozen=True)
+class Call:
+    region: str
+    method: str
+    path: str
+    status: int
+
+
+class FakeMailgun:
+    """The fake's state and its two servers. Thread-safe; all state behind one lock."""
+
+    def __init__(
+        self,
+        api_key: str = "key-fake-0123456789abcdef",
+        *,
+        delete_delay: float = 0.0,
+        host: str = "127.0.0.1",
+        dns_checker: Callable[[str, dict[str, Any]], bool] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.api_key = api_key
+        self.delete_delay = delete_delay
+        self.host = host
+        self.dns_checker = dns_checker
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.domains: dict[str, FakeDomain] = {}
+        self.routes: dict[str, dict[str, dict[str, Any]]] = {r: {} for r in REGIONS}
+        self.webhooks: dict[tuple[str, str], dict[str, list[str]]] = {}
+        self.credentials: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        self.suppressions: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {}
+        self.valid_dns: set[str] = set()
+        self.faults: list[Fault] = []
+        self.calls: list[Call] = []
+        self.counter: Counter[tuple[str, str, str]] = Counter()
+        self._servers: dict[str, ThreadingHTTPServer] = {}
+        self._threads: list[threading.Thread] = []
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> FakeMailgun:
+        for region in REGIONS:
+            handler = type(f"Handler_{region}", (_Handler,), {"fake": self, "region": region})
+            server = ThreadingHTTPServer((self.host, 0), handler)
+            server.daemon_threads = True
+            self._servers[region] = server
+            thread = threading.Thread(
+                target=server.serve_forever, args=(0.05,), name=f"fake-mailgun-{region}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        for server in self._servers.values():
+            server.shutdown()
+            server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._servers.clear()
+        self._threads.clear()
+
+    def __enter__(self) -> FakeMailgun:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def base_url(self, region: str) -> str:
+        host, port = self._servers[region].server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {r: self.base_url(r) for r in self._servers}
+
+    def env(self) -> dict[str, str]:
+        """Environment for a ``mailfleet`` subprocess pointed at this fake."""
+        return {
+            "MAILGUN_API_KEY": self.api_key,
+            "MAILGUN_API_BASE_EU": self.base_url("eu"),
+            "MAILGUN_API_BASE_US": self.base_url("us"),
+        }
+
+    # -- test controls -----------------------------------------------------------------------
+
+    def inject(
+        self,
+        status: int,
+        *,
+        count: int = 1,
+        method: str | None = None,
+        path: str | None = None,
+        region: str | None = None,
+        headers: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> Fault:
+        """Answer the next ``count`` matching requests with ``status`` (``path`` is a regex)."""
+        fault = Fault(
+            status,
+            count,
+            method.upper() if method else None,
+            re.compile(path) if path else None,
+            region,
+            dict(headers or {}),
+            body,
+        )
+        with self.lock:
+            self.faults.append(fault)
+        return fault
+
+    def rate_limit(
+        self,
+        count: int,
+        *,
+        retry_after: float | None = None,
+        reset_in: float | None = None,
+        reset_unit: str = "s",
+        method: str | None = None,
+        path: str | None = None,
+        region: str | None = None,
+    ) -> Fault:
+        """A burst of ``count`` 429s carrying ``Retry-After`` or ``X-RateLimit-Reset``.
+
+        ``reset_in`` is seconds from now; the header carries the absolute epoch time in
+        seconds (``reset_unit="s"``) or milliseconds (``"ms"``).
+        """
+        headers: dict[str, str] = {}
+        if retry_after is not None:
+            headers["Retry-After"] = f"{retry_after:g}"
+        if reset_in is not None:
+            reset = time.time() + reset_in
+            headers["X-RateLimit-Reset"] = str(int(reset * 1000)) if reset_unit == "ms" else f"{reset:.0f}"
+        return self.inject(
+            429,
+            count=count,
+            method=method,
+            path=path,
+            region=region,
+            headers=headers,
+            body={"message": "Too many requests", "retry-seconds": retry_after or reset_in or 1},
+        )
+
+    def set_dns_valid(self, name: str, valid: bool = True) -> None:
+        with self.lock:
+            if valid:
+                self.valid_dns.add(name)
+            else:
+                self.valid_dns.discard(name)
+
+    def seed_domain(self, name: str, region: str, **kw: Any) -> FakeDomain:
+        """Add a domain directly (no API call, not logged)."""
+        with self.lock:
+            domain = FakeDomain(name=name, region=region, **kw)
+            if not domain.dkim_public_key:
+                domain.dkim_public_key = public_key_b64(domain.dkim_key_size)
+            self.domains[name] = domain
+            return domain
+
+    def count(self, method: str | None = None, path: str | None = None, region: str | None = None) -> int:
+        """Requests received (faulted ones included) matching method/path (exact)/region."""
+        with self.lock:
+            return sum(
+                1
+                for c in self.calls
+                if (method is None or c.method == method)
+                and (path is None or c.path == path)
+                and (region is None or c.region == region)
+            )
+
+    def reset_log(self) -> None:
+        with self.lock:
+            self.calls.clear()
+            self.counter.clear()
+
+    # -- state helpers (called with the lock held) -------------------------------------------
+
+    def _purge_deleted(self) -> None:
+        now = self.clock()
+        for name, dom in list(self.domains.items()):
+            if dom.deleted_at is not None and now - dom.deleted_at >= self.delete_delay:
+                del self.domains[name]
+                self.webhooks.pop((dom.region, name), None)
+                self.credentials.pop((dom.region, name), None)
+                for kind in SUPPRESSION_KINDS:
+                    self.suppressions.pop((dom.region, name, kind), None)
+
+    def _domain_in(self, region: str, name: str) -> FakeDomain | None:
+        self._purge_deleted()
+        dom = self.domains.get(name)
+        if dom is None or dom.region != region:
+            return None
+        return dom
+
+    def _record(self, region: str, method: str, path: str, status: int) -> None:
+        with self.lock:
+            self.calls.append(Call(region, method, path, status))
+            self.counter[(region, method, path)] += 1
+
+    def _take_fault(self, region: str, method: str, path: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.matches(region, method, path):
+                    fault.count -= 1
+                    return fault
+        return None
+
+
+Response = tuple[int, dict[str, Any] | list[Any], dict[str, str]]
+
+
+def _form(handler: BaseHTTPRequestHandler, raw: bytes) -> dict[str, list[str]]:
+    ctype = handler.headers.get("Content-Type", "")
+    if ctype.startswith("multipart/form-data"):
+        msg = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + raw)
+        out: dict[str, list[str]] = {}
+        for part in msg.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if name:
+                out.setdefault(str(name), []).append(part.get_content().strip("\r\n"))
+        return out
+    return parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeMailgun
+    region: str
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return  # quiet
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def _authorised(self) -> bool:
+        header = self.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return False
+        try:
+            decoded = base64.b64decode(header[6:]).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        return decoded == f"api:{self.fake.api_key}"
+
+    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _handle(self, method: str) -> None:
+        split = urlsplit(self.path)
+        path = unquote(split.path)
+        query = parse_qs(split.query, keep_blank_values=True)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        fake = self.fake
+        if not self._authorised():
+            fake._record(self.region, method, path, 401)
+            self._send(401, {"message": "Invalid private key"})
+            return
+        fault = fake._take_fault(self.region, method, path)
+        if fault is not None:
+            fake._record(self.region, method, path, fault.status)
+            self._send(fault.status, fault.body or {"message": "Internal error (injected)"}, fault.headers)
+            return
+        try:
+            status, body, headers = self._route(method, path, query, raw)
+        except _Reply as reply:
+            status, body, headers = reply.status, {"message": reply.message}, {}
+        fake._record(self.region, method, path, status)
+        self._send(status, body, headers)
+
+    # -- routing -------------------------------------------------------------------------------
+
+    def _route(self, method: str, path: str, query: dict[str, list[str]], raw: bytes) -> Response:
+        parts = [p for p in path.split("/") if p]
+        fake = self.fake
+        with fake.lock:
+            if parts[:2] == ["v4", "domains"]:
+                return self._domains_v4(method, parts[2:], query, raw)
+            if parts[:2] == ["v3", "domains"] and len(parts) >= 3:
+                name = parts[2]
+                rest = parts[3:]
+                if not rest:
+                    if method == "DELETE":
+                        return self._delete_domain(name)
+                    if method == "GET":
+                        dom = self._need_domain(name)
+                        return 200, dom.body(), {}
+                if rest and rest[0] == "webhooks":
+                    return self._webhooks(method, name, rest[1:], raw)
+                if rest and rest[0] == "credentials":
+                    return self._credentials(method, name, rest[1:], query, raw)
+            if parts[:2] == ["v3", "routes"]:
+                return self._routes(method, parts[2:], query, raw)
+            if len(parts) >= 3 and parts[0] == "v3" and parts[2] in SUPPRESSION_KINDS:
+                return self._suppressions(method, parts[1], parts[2], parts[3:], query, raw)
+        raise _Reply(404, "Not found (the fake does not model this endpoint)")
+
+    def _need_domain(self, name: str) -> FakeDomain:
+        dom = self.fake._domain_in(self.region, name)
+        if dom is None:
+            raise _Reply(404, "Domain not found")
+        return dom
+
+    # domains
+    def _domains_v4(self, method: str, rest: list[str], query: dict[str, list[str]], raw: bytes) -> Response:
+        fake = self.fake
+        if not rest:
+            if method == "GET":
+                fake._purge_deleted()
+                items = [d.body()["domain"] for d in fake.domains.values() if d.region == self.region]
+                skip = int((query.get("skip") or ["0"])[0])
+                limit = int((query.get("limit") or ["100"])[0])
+                return 200, {"total_count": len(items), "items": items[skip : skip + limit]}, {}
+            if method == "POST":
+                return self._create_domain(_form(self, raw))
+            raise _Reply(405, "Method not allowed")
+        name = rest[0]
+        if len(rest) == 1 and method == "GET":
+            return 200, self._need_domain(name).body(), {}
+        if len(rest) == 2 and rest[1] == "verify" and method == "PUT":
+            dom = self._need_domain(name)
+            body = dom.body()
+            if fake.dns_checker is not None:
+                ok = bool(fake.dns_checker(name, body))
+            else:
+                ok = name in fake.valid_dns
+            dom.dns_valid = ok
+            dom.state = "active" if ok else "unverified"
+            body = dom.body()
+            body["message"] = "Domain DNS records have been updated"
+            return 200, body, {}
+        raise _Reply(404, "Not found")
+
+    def _create_domain(self, form: dict[str, list[str]]) -> Response:
+        fake = self.fake
+        name = (form.get("name") or [""])[0].strip().lower()
+        if not name or "." not in name:
+            raise _Reply(400, "'name' parameter is required and must be a domain name")
+        fake._purge_deleted()
+        if name in fake.domains:
+            raise _Reply(400, f"The domain name is already taken: {name} already exists")
+        bits = int((form.get("dkim_key_size") or ["1024"])[0])
+        if bits not in (1024, 2048):
+            raise _Reply(400, "dkim_key_size must be 1024 or 2048")
+
+        def flag(key: str, default: bool) -> bool:
+            value = (form.get(key) or [str(default).lower()])[0].lower()
+            return value in ("true", "yes", "1")
+
+        dom = FakeDomain(
+            name=name,
+            region=self.region,
+            dkim_selector=(form.get("dkim_selector") or [DEFAULT_SELECTOR])[0],
+            dkim_key_size=bits,
+            dkim_public_key=public_key_b64(bits),
+            spam_action=(form.get("spam_action") or ["disabled"])[0],
+            wildcard=flag("wildcard", False),
+            force_dkim_authority=flag("force_dkim_authority", False),
+            web_scheme=(form.get("web_scheme") or ["http"])[0],
+        )
+        fake.domains[name] = dom
+        body = dom.body()
+        body["message"] = "Domain DNS records have been created"
+        return 200, body, {}
+
+    def _delete_domain(self, name: str) -> Response:
+        dom = self._need_domain(name)
+        if dom.deleted_at is None:
+            dom.deleted_at = self.fake.clock()
+        self.fake._purge_deleted()
+        return 200, {"message": "Domain will be deleted in the background"}, {}
+
+    # routes
+    def _routes(self, method: str, rest: list[str], query: dict[str, list[str]], raw: bytes) -> Response:
+        routes = self.fake.routes[self.region]
+        if not rest:
+            if method == "GET":
+                skip = int((query.get("skip") or ["0"])[0])
+                limit = int((query.get("limit") or ["100"])[0])
+                items = list(routes.values())
+                return 200, {"total_count": len(items), "items": items[skip : skip + limit]}, {}
+            if method == "POST":
+                form = _form(self, raw)
+                expression = (form.get("expression") or [""])[0]
+                actions = form.get("action") or []
+                if not expression or not actions:
+                    raise _Reply(400, "expression and at least one action are required")
+                route = {
+                    "id": secrets.token_hex(12),
+                    "priority": int((form.get("priority") or ["0"])[0]),
+                    "description": (form.get("description") or [""])[0],
+                    "expression": expression,
+                    "actions": actions,
+                    "created_at": _rfc2822(),
+                }
+                routes[route["id"]] = route
+                return 200, {"message": "Route has been created", "route": route}, {}
+            raise _Reply(405, "Method not allowed")
+        route_id = rest[0]
+        if route_id not in routes:
+            raise _Reply(404, "Route not found")
+        if method == "GET":
+            return 200, {"route": routes[route_id]}, {}
+        if method == "DELETE":
+            del routes[route_id]
+            return 200, {"message": "Route has been deleted", "id": route_id}, {}
+        raise _Reply(405, "Method not allowed")
+
+    # webhooks
+    def _webhooks(self, method: str, name: str, rest: list[str], raw: bytes) -> Response:
+        self._need_domain(name)
+        hooks = self.fake.webhooks.setdefault((self.region, name), {})
+        if not rest:
+            if method == "GET":
+                return 200, {"webhooks": {k: {"urls": list(v)} for k, v in hooks.items()}}, {}
+            if method == "POST":
+                form = _form(self, raw)
+                kind = (form.get("id") or [""])[0]
+                urls = form.get("url") or []
+                if kind not in WEBHOOK_KINDS:
+                    raise _Reply(400, f"Invalid webhook id {kind!r}")
+                if not urls or len(urls) > 3:
+                    raise _Reply(400, "between 1 and 3 url values are required")
+                if kind in hooks:
+                    raise _Reply(400, f"Webhook {kind} already exists")
+                hooks[kind] = list(urls)
+                return 200, {"message": "Webhook has been created", "webhook": {"urls": list(urls)}}, {}
+            raise _Reply(405, "Method not allowed")
+        kind = rest[0]
+        if kind not in hooks:
+            raise _Reply(404, "Webhook not found")
+        if method == "GET":
+            return 200, {"webhook": {"urls": list(hooks[kind])}}, {}
+        if method == "PUT":
+            urls = _form(self, raw).get("url") or []
+            hooks[kind] = list(urls)
+            return 200, {"message": "Webhook has been updated", "webhook": {"urls": list(urls)}}, {}
+        if method == "DELETE":
+            urls = hooks.pop(kind)
+            return 200, {"message": "Webhook has been deleted", "webhook": {"urls": urls}}, {}
+        raise _Reply(405, "Method not allowed")
+
+    # credentials
+    def _credentials(
+        self, method: str, name: str, rest: list[str], query: dict[str, list[str]], raw: bytes
+    ) -> Response:
+        self._need_domain(name)
+        creds = self.fake.credentials.setdefault((self.region, name), {})
+        if not rest:
+            if method == "GET":
+                skip = int((query.get("skip") or ["0"])[0])
+                limit = int((query.get("limit") or ["100"])[0])
+                items = [
+                    {"login": login, "mailbox": login, "created_at": c["created_at"], "size_bytes": None}
+                    for login, c in creds.items()
+                ]
+                return 200, {"total_count": len(items), "items": items[skip : skip + limit]}, {}
+            if method == "POST":
+                form = _form(self, raw)
+                login = (form.get("login") or [""])[0]
+                password = (form.get("password") or [""])[0]
+                if not login:
+                    raise _Reply(400, "login is required")
+                if "@" not in login:
+                    login = f"{login}@{name}"
+                if login in creds:
+                    raise _Reply(400, f"Credentials for {login} already exists")
+                if password and not 5 <= len(password) <= 32:
+                    raise _Reply(400, "Password length must be between 5 and 32 characters")
+                creds[login] = {"password": password or secrets.token_urlsafe(16), "created_at": _rfc2822()}
+                return 200, {"message": "Created 1 credentials pair(s)"}, {}
+            raise _Reply(405, "Method not allowed")
+        login = rest[0]
+        if login not in creds:
+            raise _Reply(404, "Credentials not found")
+        if method == "DELETE":
+            del creds[login]
+            return 200, {"message": "Credentials have been deleted", "spec": login}, {}
+        raise _Reply(405, "Method not allowed")
+
+    # suppressions
+    def _suppressions(
+        self,
+        method: str,
+        name: str,
+        kind: str,
+        rest: list[str],
+        query: dict[str, list[str]],
+        raw: bytes,
+    ) -> Response:
+        self._need_domain(name)
+        table = self.fake.suppressions.setdefault((self.region, name, kind), {})
+        if rest:
+            address = rest[0]
+            if address not in table:
+                raise _Reply(404, "Address not found in suppressions table")
+            if method == "GET":
+                return 200, table[address], {}
+            if method == "DELETE":
+                del table[address]
+                return 200, {"message": "Suppression has been removed", "address": address}, {}
+            raise _Reply(405, "Method not allowed")
+        if method == "GET":
+            limit = min(int((query.get("limit") or ["100"])[0]), 1000)
+            page = (query.get("page") or [""])[0]
+            after = (query.get("address") or [""])[0]
+            addresses = list(table)
+            start = 0
+            if page == "next" and after:
+                start = addresses.index(after) + 1 if after in addresses else len(addresses)
+            items = [table[a] for a in addresses[start : start + limit]]
+            base = f"{self.fake.base_url(self.region)}/v3/{quote(name)}/{kind}"
+            last = items[-1]["address"] if items else after
+            first = items[0]["address"] if items else after
+            paging = {
+                "first": f"{base}?page=first&limit={limit}",
+                "last": f"{base}?page=last&limit={limit}",
+                "next": f"{base}?page=next&address={quote(last)}&limit={limit}",
+                "previous": f"{base}?page=previous&address={quote(first)}&limit={limit}",
+            }
+            return 200, {"items": items, "paging": paging}, {}
+        if method == "POST":
+            ctype = self.headers.get("Content-Type", "")
+            if ctype.startswith("application/json"):
+                try:
+                    entries = json.loads(raw or b"[]")
+                except ValueError:
+                    raise _Reply(400, "invalid JSON") from None
+                if not isinstance(entries, list) or len(entries) > 1000:
+                    raise _Reply(400, "a JSON list of at most 1000 entries is required")
+            else:
+                form = _form(self, raw)
+                entries = [{k: v[0] for k, v in form.items()}]
+            for entry in entries:
+                address = str(entry.get("address") or "").lower()
+                if "@" not in address:
+                    raise _Reply(400, f"invalid address {address!r}")
+                item: dict[str, Any] = {
+                    "address": address,
+                    "created_at": entry.get("created_at") or _rfc2822(),
+                }
+                if kind == "bounces":
+                    item["code"] = str(entry.get("code") or "550")
+                    item["error"] = str(entry.get("error") or "")
+                elif kind == "unsubscribes":
+                    tags = entry.get("tags") or entry.get("tag") or ["*"]
+                    item["tags"] = tags if isinstance(tags, list) else [tags]
+                table[address] = item
+            return 200, {"message": f"{len(entries)} addresses have been added"}, {}
+        raise _Reply(405, "Method not allowed")
+
+
+class _Reply(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
