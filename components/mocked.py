@@ -1,0 +1,224 @@
+"""Running the Pulumi program under ``pulumi.runtime`` mocks, without the Pulumi CLI.
+
+``run_program(fn)`` runs ``fn`` (for example ``lambda: declare_stack(config, state)``) in a
+fresh event loop with ``set_mocks`` called inside (the per-run pattern of DESIGN.md; a
+module-level ``set_mocks`` breaks on newer Pythons), inside a real root ``Stack`` so that
+``pulumi.export`` values are registered, and returns the ``RecordingMonitor`` that saw every
+registration with its options (parent, provider, protect, delete_before_replace, depends_on),
+its inputs (secrets kept wrapped, so tests can tell what is secret) and the stack outputs.
+
+``MailfleetMocks`` answers like the providers would after create: a Mailgun ``Domain`` gets
+``sendingRecordsSets`` (SPF, DKIM with a fake public key, tracking CNAME) in a shuffled order,
+so code that indexes the set instead of selecting by name and type breaks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.settings import ROOT
+from pulumi.runtime.stack import run_in_stack
+
+DOMAIN_TYPE = "mailgun:index/domain:Domain"
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+def fake_dkim_value(domain: str, selector: str, bits: int) -> str:
+    """A deterministic stand-in for the DKIM TXT value Mailgun reports (``k=rsa; p=...``)."""
+    size = 38 + bits // 8  # about the DER length of an RSA public key of ``bits``
+    stream = b""
+    counter = 0
+    while len(stream) < size:
+        stream += hashlib.sha256(f"{selector}|{domain}|{counter}".encode()).digest()
+        counter += 1
+    return "k=rsa; p=" + base64.b64encode(stream[:size]).decode()
+
+
+def sending_records(domain: str, selector: str, bits: int) -> list[dict[str, str]]:
+    """What Mailgun lists as a domain's sending records, in a per-domain shuffled order."""
+    records = [
+        {"name": domain, "recordType": "TXT", "valid": "unknown", "value": "v=spf1 include:mailgun.org ~all"},
+        {
+            "name": f"{selector}._domainkey.{domain}",
+            "recordType": "TXT",
+            "valid": "unknown",
+            "value": fake_dkim_value(domain, selector, bits),
+        },
+        {"name": f"email.{domain}", "recordType": "CNAME", "valid": "unknown", "value": "mailgun.org"},
+    ]
+    for i, r in enumerate(records):
+        r["id"] = str(i)
+    random.Random(domain).shuffle(records)
+    return records
+
+
+class MailfleetMocks(pulumi_mocks.Mocks):
+    """Outputs = inputs, plus what the providers compute (ids, Mailgun record sets)."""
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        outputs = dict(args.inputs)
+        if args.typ == DOMAIN_TYPE:
+            name = rpc.unwrap_rpc_secret(outputs.get("name"))
+            selector = outputs.get("dkimSelector") or "mailo"
+            bits = int(outputs.get("dkimKeySize") or 1024)
+            outputs["sendingRecordsSets"] = sending_records(name, selector, bits)
+            outputs["receivingRecordsSets"] = [
+                {
+                    "id": "0",
+                    "priority": "10",
+                    "recordType": "MX",
+                    "valid": "unknown",
+                    "value": "mxa.mailgun.org",
+                }
+            ]
+            outputs["smtpLogin"] = f"postmaster@{name}"
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], None]:
+        return {}, None
+
+
+@dataclass
+class Registration:
+    """One ``RegisterResource`` request as the engine would see it."""
+
+    type: str
+    name: str
+    urn: str
+    parent: str
+    provider: str
+    custom: bool
+    protect: bool
+    delete_before_replace: bool
+    dependencies: list[str]
+    inputs: dict[str, Any]  # deserialized; secrets are still wrapped (see is_secret)
+
+    def plain(self, key: str) -> Any:
+        return unwrap(self.inputs.get(key))
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A ``MockMonitor`` that keeps every registration with its options and the stack outputs.
+
+    With ``record=False`` it records nothing (benchmarks: same work as a plain MockMonitor).
+    """
+
+    def __init__(self, mocks: pulumi_mocks.Mocks, *, record: bool = True) -> None:
+        super().__init__(mocks)
+        self.record = record
+        self.registrations: list[Registration] = []
+        self.component_outputs: dict[str, dict[str, Any]] = {}
+        self.stack_outputs: dict[str, Any] = {}
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if self.record and request.type != STACK_TYPE:
+            self.registrations.append(
+                Registration(
+                    type=request.type,
+                    name=request.name,
+                    urn=response.urn,
+                    parent=request.parent,
+                    provider=request.provider,
+                    custom=request.custom,
+                    protect=request.protect,
+                    delete_before_replace=request.deleteBeforeReplace,
+                    dependencies=list(request.dependencies),
+                    inputs=rpc.deserialize_properties(request.object, keep_internal=False),
+                )
+            )
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        if self.record:
+            outputs = rpc.deserialize_properties(request.outputs, keep_internal=False)
+            if request.urn.split("::")[2] == STACK_TYPE:
+                self.stack_outputs = outputs
+            else:
+                self.component_outputs[request.urn] = outputs
+        return super().RegisterResourceOutputs(request)
+
+    # -- queries for tests ---------------------------------------------------------------
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.registrations if r.type == type_]
+
+    def by_name(self) -> dict[str, Registration]:
+        return {r.name: r for r in self.registrations}
+
+    def by_urn(self) -> dict[str, Registration]:
+        return {r.urn: r for r in self.registrations}
+
+
+def is_secret(value: Any) -> bool:
+    return rpc.is_rpc_secret(value)
+
+
+def unwrap(value: Any) -> Any:
+    """``value`` with every secret wrapper removed (for comparing values)."""
+    if rpc.is_rpc_secret(value):
+        return unwrap(value["value"])
+    if isinstance(value, dict):
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    return value
+
+
+def clear_strings(value: Any) -> Iterator[str]:
+    """Every string in ``value`` that is NOT inside a secret wrapper (what would show in clear)."""
+    if rpc.is_rpc_secret(value):
+        return
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield str(k)
+            yield from clear_strings(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from clear_strings(v)
+
+
+def pulumi_config(values: dict[str, Any]) -> dict[str, str]:
+    """Config as the engine passes it to a program: every value a string (objects as JSON)."""
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+
+
+def run_program(
+    program: Callable[[], object],
+    *,
+    project: str = "mailfleet",
+    stack: str = "eu",
+    config: dict[str, Any] | None = None,
+    secret_keys: list[str] | None = None,
+    mocks: pulumi_mocks.Mocks | None = None,
+    record: bool = True,
+    preview: bool = False,
+) -> RecordingMonitor:
+    """Run ``program`` under mocks in a fresh event loop; re-raises what the program raised."""
+    monitor = RecordingMonitor(mocks or MailfleetMocks(), record=record)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        set_all_config(pulumi_config(config or {}), secret_keys or [])
+        pulumi_mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+        # set_mocks installs and finishes a root Stack at once; run in a fresh one instead so
+        # that the program's exports are registered as the stack's outputs.
+        ROOT.set(None)
+        loop.run_until_complete(run_in_stack(program))
+    finally:
+        ROOT.set(None)
+        loop.close()
+        asyncio.set_event_loop(None)
+    return monitor

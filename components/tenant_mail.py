@@ -1,0 +1,329 @@
+"""``TenantMail``: everything one tenant needs in one region stack, as Pulumi resources.
+
+Built from one ``mailfleet.desired.state.TenantState`` (the model decides *what*; this
+component only maps each desired item onto a resource). Children, named after the tenant
+slug so that names never collide across tenants:
+
+==================================  ===============================================  ==========================
+child name                          resource                                         from
+==================================  ===============================================  ==========================
+``<slug>-domain-<domain>``          ``mailgun.Domain`` (protect, delete_before_replace)  ``MailgunDomain``
+``<slug>-route-<address>``          ``mailgun.Route``                                ``MailgunRoute``
+``<slug>-webhook-<domain>-<kind>``  ``mailgun.Webhook`` (depends on its domain)      ``MailgunWebhook``
+``<slug>-credential-<domain>``      ``mailgun.DomainCredential`` (login ``crm``)     the sending domain
+``<slug>-credential-param-<dom>``   ``aws.ssm.Parameter`` SecureString               the credential password
+``<slug>-dns-<name>-<TYPE>``        ``aws.route53.Record`` (one per RRset)           ``DnsRecord`` on route53
+``<slug>-dns-<name>-<TYPE>[-<v>]``  ``cloudflare.DnsRecord`` (one per value)         ``DnsRecord`` on cloudflare
+``<slug>-outbound``                 ``aws.ssm.Parameter`` String                     ``OutboundSetting``
+``<slug>-smtp-password``            ``aws.ssm.Parameter`` SecureString               ``OutboundSetting`` (smtp)
+==================================  ===============================================  ==========================
+
+Manual-DNS records are not resources: they are outputs the customer publishes. The DKIM
+value is only known once the Mailgun domain exists; it is taken from the domain's
+``sending_records_sets`` by name and record type (never by position: it is an unordered set).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_cloudflare as cloudflare
+import pulumi_mailgun as mailgun
+
+from components.providers import RegionProviders
+from components.secrets import StackSecrets
+from mailfleet.desired.state import DnsRecord, TenantState
+from mailfleet.records import txt
+
+log = logging.getLogger("components.tenant_mail")
+
+TYPE_TOKEN = "mailfleet:index:TenantMail"
+CREDENTIAL_LOGIN = "crm"
+
+
+def credential_parameter(slug: str, domain: str) -> str:
+    """The SSM SecureString the CRM reads the Mailgun SMTP password of ``domain`` from."""
+    return f"/mailfleet/{slug}/mailgun-smtp-password/{domain}"
+
+
+def _norm(name: str | None) -> str:
+    return (name or "").rstrip(".").lower()
+
+
+def pick_record_value(sets: Sequence[Any] | None, name: str, record_type: str, domain: str) -> str:
+    """The value of the record called ``name`` with type ``record_type`` in a Mailgun record set.
+
+    ``sets`` is ``Domain.sending_records_sets`` (``DomainSendingRecordsSet`` objects): an
+    unordered set, so it is searched by name and type, never indexed.
+    """
+    for item in sets or ():
+        if _norm(item.name) == _norm(name) and (item.record_type or "").upper() == record_type:
+            return str(item.value)
+    raise ValueError(
+        f"Mailgun domain {domain} reports no {record_type} record named {name} in sending_records_sets"
+    )
+
+
+def mailgun_record_value(
+    domain: mailgun.Domain, domain_name: str, name: str, record_type: str
+) -> pulumi.Output[str]:
+    """The value Mailgun reports for record ``name``/``record_type`` of ``domain``, once it exists."""
+    return domain.sending_records_sets.apply(
+        lambda sets: pick_record_value(sets, name, record_type, domain_name)
+    )
+
+
+def _value_label(record_type: str, value: str, index: int) -> str:
+    """A stable suffix for one value of a multi-value Cloudflare RRset."""
+    if record_type == "MX":
+        return value.split()[-1].rstrip(".")
+    return str(index)
+
+
+class TenantMail(pulumi.ComponentResource):
+    """One tenant's Mailgun domains, routes, webhooks, credential, DNS records and outbound setting.
+
+    Attributes after construction: ``domains`` (domain name -> ``mailgun.Domain``),
+    ``resources`` (desired-item key -> its resources), and the three outputs also passed to
+    ``register_outputs``: ``manual_records``, ``forwarding_addresses``, ``outbound``.
+    """
+
+    domains: dict[str, mailgun.Domain]
+    resources: dict[str, list[pulumi.Resource]]
+    manual_records: list[dict[str, Any]]
+    forwarding_addresses: list[str]
+    outbound: dict[str, Any] | None
+
+    def __init__(
+        self,
+        tenant: TenantState,
+        providers: RegionProviders,
+        secrets: StackSecrets,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(TYPE_TOKEN, tenant.slug, None, opts)
+        self._tenant_state = tenant
+        self._region_providers = providers
+        self._stack_secrets = secrets
+        self.domains = {}
+        self.resources = {}
+        self.manual_records = []
+        slug = tenant.slug
+        log.debug("tenant slug=%s region=%s domains=%d", slug, tenant.region, len(tenant.domains))
+
+        self._declare_domains()
+        self._declare_routes()
+        self._declare_webhooks()
+        self._declare_credential()
+        for record in tenant.records:
+            self._declare_record(record)
+        self._declare_outbound()
+
+        self.forwarding_addresses = list(tenant.forwarding_addresses)
+        self.outbound = tenant.outbound.as_dict() if tenant.outbound is not None else None
+        self.register_outputs(self.outputs)
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """What the stack exports for this tenant."""
+        return {
+            "manual_records": self.manual_records,
+            "forwarding_addresses": self.forwarding_addresses,
+            "outbound": self.outbound,
+        }
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _opts(self, provider: pulumi.ProviderResource, **kw: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=provider, **kw)
+
+    def _add(self, key: str, resource: pulumi.Resource) -> None:
+        self.resources.setdefault(key, []).append(resource)
+
+    # -- Mailgun --------------------------------------------------------------------------
+
+    def _declare_domains(self) -> None:
+        slug = self._tenant_state.slug
+        for d in self._tenant_state.domains:
+            domain = mailgun.Domain(
+                f"{slug}-domain-{d.name}",
+                name=d.name,
+                region=d.region,
+                dkim_selector=d.dkim_selector,
+                dkim_key_size=d.dkim_key_size,
+                spam_action=d.spam_action,
+                wildcard=d.wildcard,
+                force_dkim_authority=d.force_dkim_authority,
+                open_tracking=d.open_tracking,
+                click_tracking=d.click_tracking,
+                web_scheme=d.web_scheme,
+                # Changing region/selector/key size/spam action/wildcard/DKIM authority replaces
+                # the domain, and a domain name exists once across regions: delete first, and
+                # refuse to delete at all unless someone unprotects it on purpose.
+                opts=self._opts(self._region_providers.mailgun, protect=True, delete_before_replace=True),
+            )
+            self.domains[d.name] = domain
+            self._add(d.key, domain)
+
+    def _declare_routes(self) -> None:
+        slug = self._tenant_state.slug
+        for r in self._tenant_state.routes:
+            route = mailgun.Route(
+                f"{slug}-route-{r.address}",
+                priority=r.priority,
+                description=r.description,
+                expression=r.expression,
+                actions=list(r.actions),
+                region=r.region,
+                opts=self._opts(self._region_providers.mailgun),
+            )
+            self._add(r.key, route)
+
+    def _declare_webhooks(self) -> None:
+        slug = self._tenant_state.slug
+        for w in self._tenant_state.webhooks:
+            hook = mailgun.Webhook(
+                f"{slug}-webhook-{w.domain}-{w.kind}",
+                domain=w.domain,
+                kind=w.kind,
+                urls=list(w.urls),
+                region=w.region,
+                opts=self._opts(self._region_providers.mailgun, depends_on=[self.domains[w.domain]]),
+            )
+            self._add(w.key, hook)
+
+    def _declare_credential(self) -> None:
+        """The CRM's SMTP login on the sending domain, when any mail leaves through Mailgun."""
+        out = self._tenant_state.outbound
+        if out is None or "mailgun" not in (out.service.via, out.marketing.via):
+            return
+        slug = self._tenant_state.slug
+        name = out.sending_domain
+        password = self._stack_secrets.credential_password(name)
+        credential = mailgun.DomainCredential(
+            f"{slug}-credential-{name}",
+            domain=name,
+            login=CREDENTIAL_LOGIN,
+            password=password,
+            region=self._tenant_state.region,
+            opts=self._opts(self._region_providers.mailgun, depends_on=[self.domains[name]]),
+        )
+        param = aws.ssm.Parameter(
+            f"{slug}-credential-param-{name}",
+            name=credential_parameter(slug, name),
+            type="SecureString",
+            value=password,
+            description=f"mailfleet {slug}: Mailgun SMTP password of {CREDENTIAL_LOGIN}@{name}",
+            opts=self._opts(self._region_providers.aws, depends_on=[credential]),
+        )
+        self._add(f"credential:{name}", credential)
+        self._add(f"credential:{name}", param)
+
+    # -- DNS ------------------------------------------------------------------------------
+
+    def _values(self, record: DnsRecord) -> list[pulumi.Input[str]]:
+        """The record's logical values; the DKIM value comes from the Mailgun domain."""
+        if record.from_mailgun:
+            assert record.mailgun_domain is not None
+            domain = self.domains[record.mailgun_domain]
+            return [mailgun_record_value(domain, record.mailgun_domain, record.name, record.type)]
+        return list(record.values)
+
+    def _declare_record(self, record: DnsRecord) -> None:
+        builder = _RECORD_BUILDERS[record.provider]
+        builder(self, record)
+
+    def _route53(self, record: DnsRecord) -> None:
+        values = self._values(record)
+        if record.type == "TXT":
+            values = [pulumi.Output.from_input(v).apply(lambda s: txt.render(s, "route53")) for v in values]
+        rec = aws.route53.Record(
+            f"{self._tenant_state.slug}-dns-{record.name}-{record.type}",
+            zone_id=record.zone_id,
+            name=record.name,
+            type=record.type,
+            ttl=record.ttl,
+            records=values,
+            opts=self._opts(self._region_providers.aws),
+        )
+        self._add(record.key, rec)
+
+    def _cloudflare(self, record: DnsRecord) -> None:
+        provider = self._region_providers.require_cloudflare(self._tenant_state.slug)
+        values = self._values(record)
+        base = f"{self._tenant_state.slug}-dns-{record.name}-{record.type}"
+        for i, value in enumerate(values):
+            name = base if len(values) == 1 else f"{base}-{_value_label(record.type, str(value), i)}"
+            kw: dict[str, Any] = {}
+            content: pulumi.Input[str] = value
+            if record.type == "TXT":
+                content = pulumi.Output.from_input(value).apply(lambda s: txt.render(s, "cloudflare"))
+            elif record.type == "MX":
+                priority, host = str(value).split()
+                kw["priority"] = float(priority)
+                content = host
+            elif record.type == "CNAME":
+                kw["proxied"] = False  # Mailgun must see the tracking requests itself
+            rec = cloudflare.DnsRecord(
+                name,
+                zone_id=record.zone_id,
+                name=record.name,
+                type=record.type,
+                ttl=record.ttl,
+                content=content,
+                opts=self._opts(provider),
+                **kw,
+            )
+            self._add(record.key, rec)
+
+    def _manual(self, record: DnsRecord) -> None:
+        """Not a resource: the customer publishes it; ``mailfleet check`` verifies it."""
+        self.manual_records.append(
+            {
+                "purpose": record.purpose,
+                "name": record.name,
+                "type": record.type,
+                "ttl": record.ttl,
+                "values": self._values(record),
+            }
+        )
+
+    # -- outbound -------------------------------------------------------------------------
+
+    def _declare_outbound(self) -> None:
+        out = self._tenant_state.outbound
+        if out is None:
+            return
+        slug = self._tenant_state.slug
+        # insecure_value: the setting holds no secret, and reviewers see its changes in previews.
+        setting = aws.ssm.Parameter(
+            f"{slug}-outbound",
+            name=out.parameter,
+            type="String",
+            insecure_value=json.dumps(out.value, sort_keys=True, separators=(",", ":")),
+            description=f"mailfleet {slug}: how the CRM sends this tenant's mail",
+            opts=self._opts(self._region_providers.aws),
+        )
+        self._add(out.key, setting)
+        if out.secret_parameter is not None:
+            secret = aws.ssm.Parameter(
+                f"{slug}-smtp-password",
+                name=out.secret_parameter,
+                type="SecureString",
+                value=self._stack_secrets.smtp_password(slug),
+                description=f"mailfleet {slug}: password of the tenant's own SMTP server",
+                opts=self._opts(self._region_providers.aws),
+            )
+            self._add(out.key, secret)
+
+
+_RECORD_BUILDERS = {
+    "route53": TenantMail._route53,
+    "cloudflare": TenantMail._cloudflare,
+    "manual": TenantMail._manual,
+}
