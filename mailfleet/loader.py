@@ -37,6 +37,11 @@ class MailfleetLoader(_Base):  # type: ignore[misc, valid-type]
         seen: set[Any] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            try:
+                hash(key)
+            except TypeError:
+                # Let the base constructor raise its "found unhashable key" ConstructorError.
+                break
             if key in seen:
                 raise DuplicateKey(
                     None,
@@ -176,7 +181,8 @@ def stack_from_data(where: str, name: str, data: Any) -> tuple[StackConfig | Non
         return StackConfig.model_validate(values), problems
     except ValidationError as exc:
         for p in pydantic_problems(where, exc):
-            key = FIELD_KEYS.get(p.field.split(".", 1)[0], p.field)
+            head, dot, rest = p.field.partition(".")
+            key = FIELD_KEYS.get(head, head) + dot + rest
             problems.append(Problem(where, f"config.{key}", p.message))
         return None, problems
 

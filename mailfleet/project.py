@@ -49,6 +49,10 @@ class Project:
                         for n in unknown
                     ]
                 )
+        if not names:
+            project.problems.append(
+                Problem(str(stacks_dir), "", "no stack files (Pulumi.<stack>.yaml) in this directory")
+            )
         all_names = names
         for name in all_names:
             try:

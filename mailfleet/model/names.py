@@ -9,6 +9,7 @@ lowercase ASCII, no quotes, commas, parentheses, spaces or regex metacharacters.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 # Service labels such as ``_spf`` or ``_dmarc`` are allowed in SPF include targets.
@@ -18,6 +19,8 @@ _LOCAL_PART = re.compile(r"^[a-z0-9](?:[a-z0-9_-]|\.(?!\.)){0,62}(?<!\.)$")
 _CLOUDFLARE_ZONE = re.compile(r"^[0-9a-f]{32}$")
 _ROUTE53_ZONE = re.compile(r"^Z[A-Z0-9]{1,31}$")
 _ADDRESS = re.compile(r"^[a-z0-9._%+-]+@[a-z0-9.-]+$")
+# RFC 7489 §6.4: dmarc-uri = URI [ "!" 1*DIGIT [ "k" / "m" / "g" / "t" ] ]
+_REPORT_SIZE = re.compile(r"^[0-9]{1,19}[kmgt]?$")
 
 MAX_DOMAIN_OCTETS = 253
 MAX_LABEL_OCTETS = 63
@@ -103,9 +106,14 @@ def mailto_uri(value: str) -> str:
     """A DMARC report URI (RFC 7489 §6.2): ``mailto:address`` with an optional ``!size``."""
     if not value.startswith("mailto:"):
         raise ValueError(f"report address {value!r} must be a mailto: URI")
-    address = value[len("mailto:") :].split("!", 1)[0]
+    address, bang, size = value[len("mailto:") :].partition("!")
     if not _ADDRESS.match(address):
         raise ValueError(f"report address {value!r} is not a valid mailto: URI")
+    if bang and not _REPORT_SIZE.match(size):
+        raise ValueError(
+            f"report address {value!r} has an invalid size limit {size!r} "
+            "(digits with an optional k, m, g or t: RFC 7489 §6.4)"
+        )
     domain(address.rsplit("@", 1)[1])
     return value
 
@@ -115,11 +123,13 @@ def mailto_domain(uri: str) -> str:
     return uri[len("mailto:") :].split("!", 1)[0].rsplit("@", 1)[1]
 
 
+@lru_cache(maxsize=4096)
 def organisational_domain(name: str) -> str:
     """The organisational domain of ``name`` (RFC 7489 §3.2), from the Public Suffix List.
 
     Uses the ``publicsuffixlist`` package, which ships the list offline; imported lazily
-    because only DMARC report checks need it.
+    because only DMARC report checks need it. Cached: stacks ask about the same report
+    destinations for every tenant.
     """
     from publicsuffixlist import PublicSuffixList
 

@@ -8,10 +8,11 @@ Secret values (``secure:`` entries) are never read here.
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from mailfleet.model import names
 from mailfleet.model.region import REGIONS, Region
@@ -20,9 +21,21 @@ STACK_NAMES = ("eu", "us")
 
 
 def _https_url(value: str) -> str:
-    if not value.startswith("https://") or any(c in value for c in " \"'(),"):
-        raise ValueError(f"{value!r} must be an https:// URL without quotes, commas or spaces")
+    """An https URL that can sit inside a quoted route action (``forward("...")``)."""
+    if (
+        not value.startswith("https://")
+        or any(c in value for c in " \"'(),\\")
+        or not value.isprintable()
+        or not value[len("https://") :].split("/", 1)[0]
+    ):
+        raise ValueError(
+            f"{value!r} must be an https:// URL with a host, without quotes, commas, "
+            "parentheses, backslashes or spaces"
+        )
     return value
+
+
+_AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
 
 
 HttpsUrl = Annotated[str, AfterValidator(_https_url)]
@@ -43,6 +56,17 @@ class StackConfig(BaseModel):
     egress_ips: Annotated[list[str], Field(min_length=1)]
     dmarc_rua: Annotated[str, AfterValidator(names.mailto_uri)]
     record_ttl: Annotated[int, Field(ge=60, le=86400)] = 3600
+
+    @field_validator("aws_region")
+    @classmethod
+    def _aws_region(cls, value: str, info: ValidationInfo) -> str:
+        if not _AWS_REGION.match(value):
+            raise ValueError(f"{value!r} is not an AWS region name (like eu-central-1)")
+        region = info.data.get("region")
+        # Data residency: an EU stack keeps its outbound settings in an EU AWS region.
+        if region is not None and not value.startswith(f"{region}-"):
+            raise ValueError(f"{value!r} is outside the stack's region {region!r} ({region}-*)")
+        return value
 
     @field_validator("egress_ips")
     @classmethod
