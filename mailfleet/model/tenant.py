@@ -97,8 +97,8 @@ class SenderDomain(_Strict):
 
 class Dmarc(_Strict):
     policy: DmarcPolicy = "quarantine"
-    rua: list[MailtoUri] = Field(default_factory=list)
-    ruf: list[MailtoUri] = Field(default_factory=list)
+    rua: Annotated[list[MailtoUri], AfterValidator(_unique)] = Field(default_factory=list)
+    ruf: Annotated[list[MailtoUri], AfterValidator(_unique)] = Field(default_factory=list)
 
 
 class Dkim(_Strict):
