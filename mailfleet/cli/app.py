@@ -10,6 +10,7 @@ import typer
 
 from mailfleet import __version__
 from mailfleet.cli import plan_cmd
+from mailfleet.cli import tenant_cmd
 from mailfleet.cli.common import Settings, configure_logging, default_root, err
 
 app = typer.Typer(
@@ -56,6 +57,7 @@ def root(
 
 
 plan_cmd.register(app)
+tenant_cmd.register(app)
 
 
 def main() -> None:

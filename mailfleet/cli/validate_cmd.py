@@ -1,0 +1,63 @@
+"""``mailfleet validate [PATH...]``: every problem in tenant and stack files, one per line."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mailfleet.cli.common import err, out, print_json, settings
+
+
+class TextJson(StrEnum):
+    text = "text"
+    json = "json"
+
+
+def validate(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Tenant files, tenant directories or Pulumi.<stack>.yaml files "
+            "(default: every tenant file and every stack file).",
+            show_default=False,
+        ),
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as problems.")] = False,
+    fmt: Annotated[TextJson, typer.Option("--format", "-f", help="Output format.")] = TextJson.text,
+) -> None:
+    """Validate tenant and stack files: schema, cross-tenant conflicts, DNS limits.
+
+    Prints every problem, not just the first, one line each as `file: field: problem`, on
+    stderr, then a one-line summary; warnings are prefixed `warning:`. Given paths are checked
+    against every other tenant too (a domain used twice is reported for the given file).
+    Exit 0 when valid, 1 with any problem (or any warning with --strict), 2 for a missing path.
+    """
+    from mailfleet.validation import validate_project
+
+    s = settings(ctx)
+    report = validate_project(s.tenants_dir, s.stacks_dir, list(paths or []))
+    problems = report.problems + (report.warnings if strict else [])
+    if fmt is TextJson.json:
+        print_json(report.as_dict(ok=not problems))
+    else:
+        for p in report.problems:
+            err(str(p))
+        for p in report.warnings:
+            err(
+                f"{p.where}: {p.field}: warning: {p.message}"
+                if p.field
+                else f"{p.where}: warning: {p.message}"
+            )
+    if problems:
+        err(f"validate: {report.summary(len(problems))}")
+        raise typer.Exit(1)
+    if fmt is TextJson.text:
+        out(f"OK: {report.summary(0)}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("validate")(validate)

@@ -1,0 +1,119 @@
+"""Tenant files as written by ``mailfleet tenant add``: stable key order, round-trip safe.
+
+Contract:
+
+- ``render(tenant)`` returns the bytes of ``tenants/<slug>.yaml`` with keys in the order of the
+  example files (slug, name, region, mailboxes, sender_domain, dmarc, dkim, tracking,
+  outbound, migration). Fields that change a Mailgun domain when edited (DKIM selector and
+  size) and the DMARC policy are always written, so a later change of a default never changes
+  an existing tenant silently. The result parses back (``MailfleetLoader``) to an equal
+  ``Tenant``; ``render`` checks that and raises ``ValueError`` otherwise.
+- ``as_data(tenant, full=True)`` is the same mapping with every default filled in (``show``).
+- ``migration_in_progress(value)`` says whether a tenant file's ``migration`` block (the
+  ``Migration`` model, or the raw mapping of a file that does not validate) marks a migration
+  that has not finished: any non-empty block whose state/phase is not ``"done"``. The migration command owns that block; this module only reads it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mailfleet.model.tenant import Tenant
+
+HEADER = "# Written by `mailfleet tenant add`. Hand edits are fine: run `mailfleet validate` after.\n"
+DONE_PHASES = frozenset({"done"})
+
+
+def as_data(tenant: Tenant, *, full: bool = False) -> dict[str, Any]:
+    """The tenant as a plain mapping in file order; ``full`` includes every default."""
+    data: dict[str, Any] = {
+        "slug": tenant.slug,
+        "name": tenant.name,
+        "region": tenant.region,
+        "mailboxes": list(tenant.mailboxes),
+    }
+    sender = tenant.sender_domain
+    if sender is not None:
+        sd: dict[str, Any] = {"name": sender.name, "dns": sender.dns}
+        if sender.spf_includes or full:
+            sd["spf_includes"] = list(sender.spf_includes)
+        if sender.spf_all != "~all" or full:
+            sd["spf_all"] = sender.spf_all
+        data["sender_domain"] = sd
+    elif full:
+        data["sender_domain"] = None
+    dmarc: dict[str, Any] = {"policy": tenant.dmarc.policy}
+    if tenant.dmarc.rua or full:
+        dmarc["rua"] = list(tenant.dmarc.rua)
+    if tenant.dmarc.ruf or full:
+        dmarc["ruf"] = list(tenant.dmarc.ruf)
+    data["dmarc"] = dmarc
+    data["dkim"] = {"selector": tenant.dkim.selector, "bits": tenant.dkim.bits}
+    data["tracking"] = tenant.tracking
+    out = tenant.outbound
+    if tenant.uses_smtp or full:
+        outbound: dict[str, Any] = {"service": out.service, "marketing": out.marketing}
+        if out.smtp is not None:
+            outbound["smtp"] = {"host": out.smtp.host, "port": out.smtp.port}
+        elif full:
+            outbound["smtp"] = None
+        data["outbound"] = outbound
+    if tenant.migration is not None:
+        data["migration"] = tenant.migration.model_dump(mode="json", by_alias=True, exclude_none=True)
+    elif full:
+        data["migration"] = None
+    return data
+
+
+def dump_yaml(data: Any) -> str:
+    """Block mappings, flow-style lists of scalars (``[support, sales]``), UTF-8 kept readable."""
+    import yaml
+
+    class _Dumper(yaml.SafeDumper):
+        def represent_list(self, items: Any) -> Any:  # type: ignore[override]
+            flow = all(not isinstance(i, dict | list) for i in items)
+            return self.represent_sequence("tag:yaml.org,2002:seq", items, flow_style=flow)
+
+    _Dumper.add_representer(list, _Dumper.represent_list)
+    return yaml.dump(
+        data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=4096
+    )
+
+
+def render(tenant: Tenant, header: str = HEADER) -> bytes:
+    """The file bytes for ``tenant``; verified to parse back to the same tenant."""
+    from mailfleet.loader import parse_yaml
+
+    text = header + dump_yaml(as_data(tenant))
+    data = text.encode("utf-8")
+    again = Tenant.model_validate(parse_yaml(data))
+    if again != tenant:
+        raise ValueError(f"rendered tenant file for {tenant.slug!r} does not round-trip")
+    return data
+
+
+def migration_phase(value: Any) -> str | None:
+    """The phase of a ``migration`` block: a ``Migration`` model's phase (``done`` once its
+    state is done), or a raw mapping's ``phase``, else its ``state``; None without one."""
+    if value is None:
+        return None
+    if hasattr(value, "state") and hasattr(value, "phase"):
+        return "done" if value.state == "done" else str(value.phase)
+    if not isinstance(value, dict):
+        return None
+    for key in ("phase", "state"):
+        phase = value.get(key)
+        if phase is not None:
+            return str(phase)
+    return None
+
+
+def migration_in_progress(value: Any) -> bool:
+    """True for a non-empty ``migration`` block whose phase is not ``done``."""
+    if value is None:
+        return False
+    if isinstance(value, dict):
+        if not value:
+            return False
+        return not any(str(value.get(k)) in DONE_PHASES for k in ("state", "phase"))
+    return migration_phase(value) not in DONE_PHASES
