@@ -1,0 +1,82 @@
+"""``mailfleet preview-report``: a reviewer's table of a real ``pulumi preview --json``."""
+
+from __future__ import annotations
+
+import re
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mailfleet.cli.common import TableMarkdownJson, err
+
+
+class FailOn(StrEnum):
+    destructive = "destructive"
+
+
+def preview_report(
+    file: Annotated[
+        str, typer.Argument(help="The output of `pulumi preview --json` ('-' reads standard input).")
+    ],
+    stack: Annotated[
+        str | None,
+        typer.Option("--stack", "-s", help="Stack name for the heading and marker (default: from the URNs)."),
+    ] = None,
+    fmt: Annotated[
+        TableMarkdownJson, typer.Option("--format", "-f", help="Output format.")
+    ] = TableMarkdownJson.table,
+    fail_on: Annotated[
+        FailOn | None,
+        typer.Option("--fail-on", help="Exit 1 (after printing) when a destructive row exists."),
+    ] = None,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--output-dir",
+            help="With --format markdown: write one file per PR comment and comments.json there.",
+        ),
+    ] = None,
+) -> None:
+    """Show the DNS records (Route53, Cloudflare) and Mailgun resources a Pulumi preview changes.
+
+    Reads the PreviewDigest printed by `pulumi preview --json` and renders the same rows as
+    `mailfleet diff`: destructive rows first with the reason (replaceReasons named), TXT values
+    joined, secrets shown as [secret]. Exit 1 for a file that is not a preview document,
+    2 for a file that cannot be read.
+    """
+    from mailfleet.diff import outputs, preview
+    from mailfleet.errors import Problem, UsageError
+
+    if output_dir is not None and fmt != TableMarkdownJson.markdown:
+        raise UsageError(problems=[Problem("--output-dir", "", "only with --format markdown")])
+    if stack is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", stack):
+        raise UsageError(problems=[Problem("--stack", "", f"{stack!r} is not a stack name")])
+    try:
+        text = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    except OSError as exc:
+        raise UsageError(problems=[Problem(file, "", f"cannot read: {exc.strerror}")]) from None
+    doc = preview.load(text, file)
+    changes = preview.changes(doc, stack)
+    if not changes.stack:
+        raise UsageError(problems=[Problem("--stack", "", "the preview names no stack; pass --stack")])
+    report = outputs.Report(
+        tool="mailfleet-preview",
+        title="pulumi preview",
+        source=f"DNS records and Mailgun resources changed by `pulumi preview` of stack `{changes.stack}`.",
+        stacks=[changes],
+        meta={"file": file, "stack": changes.stack},
+    )
+    if output_dir is not None:
+        made = outputs.write_comments(report, output_dir)
+        err(f"wrote {len(made)} comment file(s) and {outputs.MANIFEST} to {output_dir}")
+    else:
+        outputs.OUTPUTS[fmt.value]().run(report)
+    if fail_on is FailOn.destructive and report.destructive:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("preview-report")(preview_report)

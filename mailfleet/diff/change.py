@@ -1,0 +1,117 @@
+"""One row of a diff or preview report: what happens to one resource, and why it is dangerous.
+
+A ``Change`` is source-neutral: ``compare`` makes them from two desired states, ``preview``
+from a ``pulumi preview --json`` digest, and every output renders either. ``old``/``new`` hold
+display lines (TXT values joined into one logical string, secrets as ``[secret]``); for an
+update or replace they hold only the fields that differ, side by side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+CREATE = "create"
+UPDATE = "update"
+REPLACE = "replace"
+DELETE = "delete"
+OPS = (CREATE, UPDATE, REPLACE, DELETE)
+OP_TITLES = {CREATE: "Create", UPDATE: "Update", REPLACE: "Replace", DELETE: "Delete"}
+# Order of rows inside a stack: destructive first, then deletes, replaces, updates, creates.
+OP_ORDER = {DELETE: 0, REPLACE: 1, UPDATE: 2, CREATE: 3}
+KIND_ORDER = {"mailgun domain": 0, "route": 1, "webhook": 2, "credential": 3, "dns": 4, "outbound": 5}
+
+
+@dataclass
+class Change:
+    """One created, updated, replaced or deleted resource in one stack."""
+
+    stack: str
+    group: str  # the tenant slug (diff) or the resource's Pulumi name (preview)
+    op: str
+    kind: str  # mailgun domain | route | webhook | credential | dns | outbound
+    key: str
+    name: str
+    type: str
+    where: str
+    ttl_old: int | None = None
+    ttl_new: int | None = None
+    old: list[str] = field(default_factory=list)
+    new: list[str] = field(default_factory=list)
+    fields: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def destructive(self) -> bool:
+        return bool(self.reasons)
+
+    @property
+    def ttl(self) -> str:
+        if self.ttl_old is not None and self.ttl_new is not None and self.ttl_old != self.ttl_new:
+            return f"{self.ttl_old} → {self.ttl_new}"
+        value = self.ttl_new if self.ttl_new is not None else self.ttl_old
+        return "" if value is None else str(value)
+
+    def sort_key(self) -> tuple[Any, ...]:
+        return (
+            not self.destructive,
+            self.group,
+            OP_ORDER[self.op],
+            KIND_ORDER.get(self.kind, 9),
+            self.name,
+            self.type,
+            self.key,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "group": self.group,
+            "op": self.op,
+            "kind": self.kind,
+            "key": self.key,
+            "name": self.name,
+            "type": self.type,
+            "where": self.where,
+            "ttl": {"old": self.ttl_old, "new": self.ttl_new},
+            "old": self.old,
+            "new": self.new,
+            "fields": self.fields,
+            "destructive": self.destructive,
+            "reasons": self.reasons,
+        }
+
+
+@dataclass
+class StackChanges:
+    """The rows of one stack, sorted (destructive first), with the counts of the summary line."""
+
+    stack: str
+    region: str | None
+    rows: list[Change] = field(default_factory=list)
+    group_label: str = "Tenant"
+
+    def sort(self) -> None:
+        self.rows.sort(key=Change.sort_key)
+
+    def counts(self) -> dict[str, int]:
+        n = {op: 0 for op in OPS}
+        for row in self.rows:
+            n[row.op] += 1
+        n["destructive"] = sum(1 for r in self.rows if r.destructive)
+        return n
+
+    def summary(self) -> str:
+        n = self.counts()
+        return (
+            f"Creates={n[CREATE]}, Updates={n[UPDATE]}, Replaces={n[REPLACE]}, Deletes={n[DELETE]}, "
+            f"Destructive={n['destructive']}"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "region": self.region,
+            "summary": self.counts(),
+            "rows": [r.as_dict() for r in self.rows],
+        }
