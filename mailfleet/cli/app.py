@@ -11,6 +11,8 @@ import typer
 from mailfleet import __version__
 from mailfleet.cli import plan_cmd
 from mailfleet.cli import tenant_cmd
+from mailfleet.cli import diff_cmd
+from mailfleet.cli import preview_cmd
 from mailfleet.cli.common import Settings, configure_logging, default_root, err
 
 app = typer.Typer(
@@ -58,6 +60,8 @@ def root(
 
 plan_cmd.register(app)
 tenant_cmd.register(app)
+diff_cmd.register(app)
+preview_cmd.register(app)
 
 
 def main() -> None:
