@@ -6,6 +6,9 @@ from every tenant file and stack file before raising, so ``validate`` can list t
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +18,24 @@ from mailfleet.errors import InvalidData, Problem, UsageError
 from mailfleet.loader import Loaded, load_stack, load_tenants
 from mailfleet.model.stack import StackConfig, discover_stacks
 from mailfleet.model.tenant import Tenant
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the block; restore its state after.
+
+    Loading and building 10,000 tenants allocates millions of small objects that live until
+    the command ends and form no reference cycles. With the collector on, every full
+    collection walks all of them again: about 30% of ``mailfleet plan``'s time over 10,000
+    tenants. Reference counting still frees everything as usual.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass
@@ -38,6 +59,19 @@ class Project:
         tenant_paths: list[Path] | None = None,
     ) -> Project:
         """Load and build; with ``strict`` raise ``InvalidData`` listing every problem."""
+        with paused_gc():
+            return cls._load(tenants_dir, stacks_dir, stack_names, strict=strict, tenant_paths=tenant_paths)
+
+    @classmethod
+    def _load(
+        cls,
+        tenants_dir: Path,
+        stacks_dir: Path,
+        stack_names: list[str] | None,
+        *,
+        strict: bool,
+        tenant_paths: list[Path] | None,
+    ) -> Project:
         project = cls(tenants_dir, stacks_dir)
         names = discover_stacks(stacks_dir)
         if stack_names is not None:

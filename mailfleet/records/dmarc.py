@@ -31,10 +31,15 @@ AUTHORISATION_VALUE = "v=DMARC1"
 
 def external_destinations(domain: str, uris: list[str] | tuple[str, ...]) -> list[str]:
     """Report destinations in another organisational domain than ``domain``'s."""
-    own = names.organisational_domain(domain)
     out: list[str] = []
     for uri in uris:
         dest = names.mailto_domain(uri)
-        if names.organisational_domain(dest) != own and dest not in out:
+        if dest in out:
+            continue
+        dest_org = names.organisational_domain(dest)
+        # The organisational domain of ``domain`` is ``domain`` or one of its parents, so a
+        # domain outside ``dest_org``'s tree is in another organisation: no lookup needed.
+        inside = domain == dest_org or domain.endswith("." + dest_org)
+        if not inside or names.organisational_domain(domain) != dest_org:
             out.append(dest)
     return out
