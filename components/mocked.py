@@ -62,8 +62,18 @@ def sending_records(domain: str, selector: str, bits: int) -> list[dict[str, str
     return records
 
 
+GET_DOMAIN_TOKEN = "mailgun:index/getDomain:getDomain"
+
+
 class MailfleetMocks(pulumi_mocks.Mocks):
-    """Outputs = inputs, plus what the providers compute (ids, Mailgun record sets)."""
+    """Outputs = inputs, plus what the providers compute (ids, Mailgun record sets).
+
+    ``existing`` (domain -> (selector, bits)) are the Mailgun domains ``get_domain`` finds
+    (domains created in the run are found too); others fail like a 404.
+    """
+
+    def __init__(self, existing: dict[str, tuple[str, int]] | None = None) -> None:
+        self.existing = dict(existing or {})
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         outputs = dict(args.inputs)
@@ -82,9 +92,21 @@ class MailfleetMocks(pulumi_mocks.Mocks):
                 }
             ]
             outputs["smtpLogin"] = f"postmaster@{name}"
+            self.existing[name] = (selector, bits)
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], None]:
+        if args.token == GET_DOMAIN_TOKEN:
+            name = args.args["name"]
+            if name not in self.existing:
+                raise ValueError(f"mock Mailgun: domain {name} not found")
+            selector, bits = self.existing[name]
+            return {
+                "id": name,
+                "name": name,
+                "region": args.args.get("region") or "us",
+                "sendingRecordsSets": sending_records(name, selector, bits),
+            }, None
         return {}, None
 
 

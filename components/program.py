@@ -7,6 +7,7 @@ benchmark and ``migrate`` call it under mocks with a state of their own.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -41,13 +42,16 @@ def declare_stack(
     secrets: StackSecrets | None = None,
     providers: RegionProviders | None = None,
     export: bool = True,
+    lookup_regions: Mapping[str, str] | None = None,
 ) -> dict[str, TenantMail]:
     """Declare one ``TenantMail`` per tenant of ``state``; returns them by slug.
 
     With ``export`` (the default), the stack exports ``stack_region``, ``stack_aws_region``
     (slugs have no ``_``, so they never collide with a tenant) and, per
     tenant, an output named after its slug holding ``manual_records``,
-    ``forwarding_addresses`` and ``outbound``.
+    ``forwarding_addresses`` and ``outbound``. ``lookup_regions`` (slug -> region) says where
+    to read a Mailgun domain whose records this stack declares without declaring the domain
+    (during a region move); by default the stack's region.
     """
     _check(config, state)
     secrets = secrets or StackSecrets()
@@ -55,7 +59,10 @@ def declare_stack(
         with_cloudflare = any(r.provider == "cloudflare" for t in state.tenants for r in t.records)
         providers = create_providers(config, secrets, with_cloudflare=with_cloudflare)
     log.info("declare stack=%s region=%s tenants=%d", state.stack, state.region, len(state.tenants))
-    tenants = {t.slug: TenantMail(t, providers, secrets) for t in state.tenants}
+    lookup = lookup_regions or {}
+    tenants = {
+        t.slug: TenantMail(t, providers, secrets, lookup_region=lookup.get(t.slug)) for t in state.tenants
+    }
     if export:
         for name, value in stack_exports(state, tenants).items():
             pulumi.export(name, value)

@@ -69,15 +69,6 @@ def pick_record_value(sets: Sequence[Any] | None, name: str, record_type: str, d
     )
 
 
-def mailgun_record_value(
-    domain: mailgun.Domain, domain_name: str, name: str, record_type: str
-) -> pulumi.Output[str]:
-    """The value Mailgun reports for record ``name``/``record_type`` of ``domain``, once it exists."""
-    return domain.sending_records_sets.apply(
-        lambda sets: pick_record_value(sets, name, record_type, domain_name)
-    )
-
-
 def _value_label(record_type: str, value: str, index: int) -> str:
     """A stable suffix for one value of a multi-value Cloudflare RRset."""
     if record_type == "MX":
@@ -105,8 +96,13 @@ class TenantMail(pulumi.ComponentResource):
         providers: RegionProviders,
         secrets: StackSecrets,
         opts: pulumi.ResourceOptions | None = None,
+        *,
+        lookup_region: str | None = None,
     ) -> None:
+        """``lookup_region``: where to read a Mailgun domain this stack does not declare
+        (only during a region move; default: the tenant's region in this stack)."""
         super().__init__(TYPE_TOKEN, tenant.slug, None, opts)
+        self._lookup_region = lookup_region or tenant.region
         self._tenant_state = tenant
         self._region_providers = providers
         self._stack_secrets = secrets
@@ -204,6 +200,8 @@ class TenantMail(pulumi.ComponentResource):
             return
         slug = self._tenant_state.slug
         name = out.sending_domain
+        if name not in self.domains:
+            return  # bound to the domain: declared by the stack that declares the domain
         password = self._stack_secrets.credential_password(name)
         credential = mailgun.DomainCredential(
             f"{slug}-credential-{name}",
@@ -228,11 +226,23 @@ class TenantMail(pulumi.ComponentResource):
 
     def _values(self, record: DnsRecord) -> list[pulumi.Input[str]]:
         """The record's logical values; the DKIM value comes from the Mailgun domain."""
-        if record.from_mailgun:
-            assert record.mailgun_domain is not None
-            domain = self.domains[record.mailgun_domain]
-            return [mailgun_record_value(domain, record.mailgun_domain, record.name, record.type)]
-        return list(record.values)
+        if not record.from_mailgun:
+            return list(record.values)
+        assert record.mailgun_domain is not None
+        name = record.mailgun_domain
+        domain = self.domains.get(name)
+        if domain is not None:
+            sets = domain.sending_records_sets
+        else:
+            # During a region move a stack can declare a domain's records while the domain
+            # itself is declared elsewhere: read what Mailgun reports for it.
+            found = mailgun.get_domain_output(
+                name=name,
+                region=self._lookup_region,
+                opts=pulumi.InvokeOptions(parent=self, provider=self._region_providers.mailgun),
+            )
+            sets = found.sending_records_sets
+        return [sets.apply(lambda s: pick_record_value(s, record.name, record.type, name))]
 
     def _declare_record(self, record: DnsRecord) -> None:
         builder = _RECORD_BUILDERS[record.provider]
