@@ -127,8 +127,19 @@ def _selector(record: DnsRecord) -> str:
 
 
 class _Comparer:
-    def __init__(self, head_domains: dict[str, str]) -> None:
-        self.head_domains = head_domains
+    def __init__(self, head: Snapshot) -> None:
+        self.head_domains: dict[str, str] = {}
+        self.head_tenants: dict[str, list[str]] = {}
+        self._in_stack: dict[str, set[str]] = {}
+        for name, state in head.states.items():
+            self._in_stack[name] = {t.slug for t in state.tenants}
+            for t in state.tenants:
+                self.head_tenants.setdefault(t.slug, []).append(name)
+                for d in t.domains:
+                    self.head_domains[d.name] = name
+
+    def head_tenants_in(self, stack: str) -> set[str]:
+        return self._in_stack.get(stack, set())
 
     def tenant(
         self, stack: str, slug: str, base: TenantState | None, head: TenantState | None
@@ -195,12 +206,20 @@ class _Comparer:
                 continue
             item = old[row.key]
             if isinstance(item, MailgunDomain):
-                other = self.head_domains.get(item.name)
-                if other is not None and other != stack:
+                moved_to = [n for n in self.head_tenants.get(row.group, ()) if n != stack]
+                if moved_to and row.group not in self.head_tenants_in(stack):
+                    other = moved_to[0]
+                    same_name = self.head_domains.get(item.name) == other
                     row.reasons.append(
-                        f"tenant moves to stack {other}: domain names are global, so the {item.region} "
-                        f"domain is deleted before stack {other} can create it; its DKIM key, routes, "
-                        "webhooks, credentials and stored messages do not move"
+                        f"tenant moves to stack {other}: "
+                        + (
+                            f"domain names are global, so {item.name} is deleted here before stack {other} "
+                            "can create it; "
+                            if same_name
+                            else ""
+                        )
+                        + f"its DKIM key, SMTP credentials, suppressions and stored messages in {item.region} "
+                        "do not move"
                     )
                 else:
                     row.reasons.append(
@@ -230,12 +249,7 @@ def _stack_order(names: set[str]) -> list[str]:
 
 def compare(base: Snapshot, head: Snapshot, stacks: list[str] | None = None) -> list[StackChanges]:
     """The changes from ``base`` to ``head`` for ``stacks`` (None: every stack at either)."""
-    head_domains: dict[str, str] = {}
-    for name, state in head.states.items():
-        for t in state.tenants:
-            for d in t.domains:
-                head_domains[d.name] = name
-    comparer = _Comparer(head_domains)
+    comparer = _Comparer(head)
     names = _stack_order(set(base.states) | set(head.states))
     if stacks is not None:
         names = [n for n in names if n in stacks]

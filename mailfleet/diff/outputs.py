@@ -11,6 +11,7 @@ part repeats the heading, the summary line and the table header, so each stands 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from mailfleet.diff.change import OP_TITLES, Change, StackChanges
 COMMENT_LIMIT = 60_000
 CELL_LIMIT = 4_000
 MANIFEST = "comments.json"
+# GFM would read these as markup (emphasis, code, links, table cells): backslash-escape them.
+_MD_SPECIAL = re.compile(r"[\\`*_\[\]~|]")
 HEADERS = ("Operation", "{group}", "Name", "Type", "TTL", "Where", "Old value", "New value", "Why")
 
 
@@ -57,7 +60,8 @@ def marker(tool: str, stack: str, part: int, parts: int) -> str:
 def _cell(text: str) -> str:
     if len(text) > CELL_LIMIT:
         text = text[: CELL_LIMIT - 15] + "… (truncated)"
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace("|", "\\|").replace("\n", "<br>")
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\g<0>", text).replace("\n", "<br>")
 
 
 def _operation(row: Change) -> str:
@@ -67,7 +71,6 @@ def _operation(row: Change) -> str:
 
 def markdown_row(row: Change) -> str:
     cells = [
-        _operation(row),
         row.group,
         row.name,
         row.type,
@@ -77,7 +80,7 @@ def markdown_row(row: Change) -> str:
         "\n".join(row.new),
         "\n".join(row.reasons),
     ]
-    return "| " + " | ".join(_cell(c) for c in cells) + " |"
+    return "| " + " | ".join([_operation(row), *(_cell(c) for c in cells)]) + " |"
 
 
 @dataclass
