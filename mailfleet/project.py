@@ -99,7 +99,8 @@ class Project:
         project.paths = loaded.paths
         regions = {s.region for s in project.stacks.values()}
         for slug, tenant in loaded.tenants.items():
-            if project.stacks and tenant.region not in regions:
+            # A stack file that failed to load serves an unknown region: its problems say why.
+            if project.stacks and len(project.stacks) == len(all_names) and tenant.region not in regions:
                 project.problems.append(
                     Problem(str(loaded.paths[slug]), "region", f"no stack serves region {tenant.region!r}")
                 )

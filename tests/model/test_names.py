@@ -1,0 +1,179 @@
+"""mailfleet.model.names: the validators every name from tenant input goes through."""
+
+from __future__ import annotations
+
+import pytest
+
+from mailfleet.model import names
+
+
+@pytest.mark.parametrize("value", ["a", "acme", "acme-2", "a" * 40, "0day"])
+def test_slug_accepts(value: str) -> None:
+    assert names.slug(value) == value
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("Acme", "must be lowercase"),
+        ("", "1-40 characters"),
+        ("-acme", "not starting or ending with '-'"),
+        ("acme-", "not starting or ending with '-'"),
+        ("a" * 41, "1-40 characters"),
+        ("ac_me", "1-40 characters"),
+        ("ac.me", "1-40 characters"),
+        ("acmé", "1-40 characters"),
+    ],
+)
+def test_slug_rejects(value: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        names.slug(value)
+
+
+@pytest.mark.parametrize(
+    "value", ["acme.no", "mail.acme.co.uk", "xn--bcher-kva.de", "a1.b2.example", "a-b.io"]
+)
+def test_domain_accepts(value: str) -> None:
+    assert names.domain(value) == value
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("", "must not be empty"),
+        ("bücher.de", "IDN"),
+        ("Acme.no", "must be lowercase"),
+        ("acme.no.", "must not end with a dot"),
+        ("localhost", "at least two labels"),
+        ("acme..no", "invalid label ''"),
+        ("-acme.no", "invalid label '-acme'"),
+        ("acme-.no", "invalid label 'acme-'"),
+        ("ac_me.no", "invalid label 'ac_me'"),
+        ("_spf.google.com", "invalid label '_spf'"),
+        ("acme.123", "all-numeric top-level label"),
+        ("192.0.2.1", "all-numeric top-level label"),
+        ("a" * 64 + ".no", "is 64 octets, over the 63 limit"),
+        (".".join(["a" * 63] * 4) + ".no", "octets long, over the 253 limit"),
+        ('ac"me.no', "invalid label"),
+        ("ac(me).no", "invalid label"),
+        ("ac,me.no", "invalid label"),
+    ],
+)
+def test_domain_rejects(value: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        names.domain(value)
+
+
+def test_service_labels_only_when_asked() -> None:
+    assert names.domain("_spf.google.com", service_labels=True) == "_spf.google.com"
+    assert names.domain("_netblocks3.google.com", service_labels=True) == "_netblocks3.google.com"
+    with pytest.raises(ValueError, match="invalid label '__spf'"):
+        names.domain("__spf.google.com", service_labels=True)
+
+
+@pytest.mark.parametrize("value", ["support", "first.last", "no-reply", "a_b", "x", "a" * 63])
+def test_local_part_accepts(value: str) -> None:
+    assert names.local_part(value) == value
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("Support", "must be lowercase"),
+        ("", "may only contain"),
+        (".support", "may only contain"),
+        ("support.", "may only contain"),
+        ("first..last", "may only contain"),
+        ("sup port", "may only contain"),
+        ('sup"port', "may only contain"),
+        ("sup,port", "may only contain"),
+        ("sup(port)", "may only contain"),
+        ("sup+tag", "may only contain"),
+        ("sup*", "may only contain"),
+        ("a" * 64, "may only contain"),
+        ("sup@port", "may only contain"),
+    ],
+)
+def test_local_part_rejects(value: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        names.local_part(value)
+
+
+def test_dkim_selector() -> None:
+    assert names.dkim_selector("mailfleet") == "mailfleet"
+    assert names.dkim_selector("s2024-1") == "s2024-1"
+    with pytest.raises(ValueError, match="single label, without dots"):
+        names.dkim_selector("a.b")
+    with pytest.raises(ValueError, match="lowercase a-z"):
+        names.dkim_selector("Sel")
+    with pytest.raises(ValueError, match="lowercase a-z"):
+        names.dkim_selector("sel_1")
+    with pytest.raises(ValueError, match="lowercase a-z"):
+        names.dkim_selector("a" * 64)
+
+
+def test_zone_ids() -> None:
+    assert names.cloudflare_zone_id("0" * 32) == "0" * 32
+    for bad in ("0" * 31, "0" * 33, "A" * 32, "g" * 32):
+        with pytest.raises(ValueError, match="32 lowercase hex"):
+            names.cloudflare_zone_id(bad)
+    assert names.route53_zone_id("Z04EXAMPLEEU0001") == "Z04EXAMPLEEU0001"
+    for bad in ("04EXAMPLE", "z04example", "Z", "Z" + "A" * 32, "Z04-EXAMPLE"):
+        with pytest.raises(ValueError, match="Route53 hosted zone id"):
+            names.route53_zone_id(bad)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "mailto:dmarc@acme.no",
+        "mailto:d.m+rua@reports.acme.no",
+        "mailto:dmarc@acme.no!10m",
+        "mailto:a@acme.no!500",
+    ],
+)
+def test_mailto_uri_accepts(value: str) -> None:
+    assert names.mailto_uri(value) == value
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("dmarc@acme.no", "must be a mailto: URI"),
+        ("https://acme.no/dmarc", "must be a mailto: URI"),
+        ("mailto:", "not a valid mailto: URI"),
+        ("mailto:dmarc", "not a valid mailto: URI"),
+        ("mailto:DMARC@acme.no", "not a valid mailto: URI"),
+        ("mailto:a,b@acme.no", "not a valid mailto: URI"),
+        ("mailto:a;p=none@acme.no", "not a valid mailto: URI"),
+        ("mailto:dmarc@localhost", "at least two labels"),
+        # RFC 7489 6.4: "!" then digits and an optional unit; anything else would inject
+        # text into the DMARC record.
+        ("mailto:dmarc@acme.no!", "invalid size limit ''"),
+        ("mailto:dmarc@acme.no!10x", "invalid size limit '10x'"),
+        ("mailto:dmarc@acme.no!10m; p=none", "invalid size limit"),
+        ("mailto:dmarc@acme.no!m", "invalid size limit 'm'"),
+    ],
+)
+def test_mailto_uri_rejects(value: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        names.mailto_uri(value)
+
+
+def test_mailto_domain_ignores_size() -> None:
+    assert names.mailto_domain("mailto:dmarc@reports.acme.no!10m") == "reports.acme.no"
+    assert names.mailto_domain("mailto:dmarc@acme.no") == "acme.no"
+
+
+@pytest.mark.parametrize(
+    ("name", "org"),
+    [
+        ("acme.no", "acme.no"),
+        ("mail.acme.no", "acme.no"),
+        ("a.b.acme.co.uk", "acme.co.uk"),
+        ("mail.example.eu", "example.eu"),
+        ("co.uk", "co.uk"),  # a public suffix is its own answer
+    ],
+)
+def test_organisational_domain(name: str, org: str) -> None:
+    assert names.organisational_domain(name) == org

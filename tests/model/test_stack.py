@@ -1,0 +1,187 @@
+"""mailfleet.model.stack and the stack half of the loader: Pulumi.<stack>.yaml, field by field."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mailfleet.errors import InvalidData
+from mailfleet.loader import load_stack, parse_yaml, stack_from_data
+from mailfleet.model.region import REGIONS
+from mailfleet.model.stack import CONFIG_KEYS, FIELD_KEYS, StackConfig, discover_stacks
+
+REPO = Path(__file__).resolve().parents[2]
+WHERE = "Pulumi.eu.yaml"
+DELETE = object()
+
+
+def eu_data() -> dict[str, Any]:
+    return parse_yaml((REPO / "Pulumi.eu.yaml").read_bytes())
+
+
+def with_key(key: str, value: Any) -> dict[str, Any]:
+    data = copy.deepcopy(eu_data())
+    if value is DELETE:
+        del data["config"][key]
+    else:
+        data["config"][key] = value
+    return data
+
+
+def lines(data: Any, name: str = "eu") -> list[str]:
+    stack, problems = stack_from_data(WHERE, name, data)
+    assert (stack is None) == bool(problems) or all("secret" in p.message for p in problems)
+    return [str(p) for p in problems]
+
+
+@pytest.mark.parametrize("name", ["eu", "us"])
+def test_example_stacks(name: str) -> None:
+    stack = load_stack(REPO, name)
+    assert isinstance(stack, StackConfig)
+    assert stack.name == name
+    assert stack.region == name
+    assert stack.facts is REGIONS[name]
+    assert stack.aws_region == {"eu": "eu-central-1", "us": "us-east-1"}[name]
+    assert stack.record_ttl == 3600
+    assert len(stack.egress_ips) >= 1
+
+
+def test_every_field_has_a_pulumi_key() -> None:
+    assert set(CONFIG_KEYS.values()) == set(StackConfig.model_fields) - {"name"}
+    assert {v: k for k, v in FIELD_KEYS.items()} == CONFIG_KEYS
+
+
+def test_record_ttl_defaults_to_3600() -> None:
+    stack, problems = stack_from_data(WHERE, "eu", with_key("mailfleet:recordTtl", DELETE))
+    assert problems == [] and stack is not None
+    assert stack.record_ttl == 3600
+
+
+def test_other_config_keys_are_ignored() -> None:
+    data = with_key("aws:profile", "ops")
+    data["config"]["mailfleet:credentialSeed"] = {"secure": "AAABAxyz"}
+    stack, problems = stack_from_data(WHERE, "eu", data)
+    assert problems == [] and stack is not None
+
+
+CASES: list[tuple[str, Any, str, str]] = [
+    ("mailfleet:region", DELETE, "config.mailfleet:region", "required field is missing"),
+    ("mailfleet:region", "ap", "config.mailfleet:region", "'eu' or 'us'"),
+    ("aws:region", DELETE, "config.aws:region", "required field is missing"),
+    ("aws:region", "Frankfurt", "config.aws:region", "not an AWS region name"),
+    ("aws:region", "us-east-1", "config.aws:region", "outside the stack's region 'eu'"),
+    ("aws:region", 1, "config.aws:region", "valid string"),
+    ("mailfleet:platformDomain", DELETE, "config.mailfleet:platformDomain", "required field is missing"),
+    ("mailfleet:platformDomain", "Mail.Example.eu", "config.mailfleet:platformDomain", "must be lowercase"),
+    ("mailfleet:platformDomain", "localhost", "config.mailfleet:platformDomain", "at least two labels"),
+    ("mailfleet:hostedZoneId", DELETE, "config.mailfleet:hostedZoneId", "required field is missing"),
+    ("mailfleet:hostedZoneId", "zone-1", "config.mailfleet:hostedZoneId", "Route53 hosted zone id"),
+    ("mailfleet:inboundUrl", DELETE, "config.mailfleet:inboundUrl", "required field is missing"),
+    ("mailfleet:inboundUrl", "http://crm.example.eu/in", "config.mailfleet:inboundUrl", "https:// URL"),
+    ("mailfleet:inboundUrl", 'https://crm.example.eu/in")', "config.mailfleet:inboundUrl", "without quotes"),
+    ("mailfleet:inboundUrl", "https://crm.example.eu/a,b", "config.mailfleet:inboundUrl", "commas"),
+    ("mailfleet:inboundUrl", "https://crm.example.eu/a b", "config.mailfleet:inboundUrl", "spaces"),
+    ("mailfleet:inboundUrl", "https://crm.example.eu/a\\b", "config.mailfleet:inboundUrl", "backslashes"),
+    ("mailfleet:inboundUrl", "https://crm.example.eu/a\nb", "config.mailfleet:inboundUrl", "https:// URL"),
+    ("mailfleet:inboundUrl", "https:///inbound", "config.mailfleet:inboundUrl", "with a host"),
+    ("mailfleet:webhookUrl", DELETE, "config.mailfleet:webhookUrl", "required field is missing"),
+    ("mailfleet:webhookUrl", "ftp://crm.example.eu", "config.mailfleet:webhookUrl", "https:// URL"),
+    ("mailfleet:egressIps", DELETE, "config.mailfleet:egressIps", "required field is missing"),
+    ("mailfleet:egressIps", [], "config.mailfleet:egressIps", "at least 1 item"),
+    ("mailfleet:egressIps", "192.0.2.10", "config.mailfleet:egressIps", "valid list"),
+    (
+        "mailfleet:egressIps",
+        ["192.0.2.10", "192.0.2.300"],
+        "config.mailfleet:egressIps",
+        "'192.0.2.300' is not an IP address",
+    ),
+    ("mailfleet:egressIps", ["192.0.2.10", 7], "config.mailfleet:egressIps.1", "valid string"),
+    ("mailfleet:dmarcRua", DELETE, "config.mailfleet:dmarcRua", "required field is missing"),
+    ("mailfleet:dmarcRua", "dmarc@mail.example.eu", "config.mailfleet:dmarcRua", "must be a mailto: URI"),
+    ("mailfleet:recordTtl", 30, "config.mailfleet:recordTtl", "greater than or equal to 60"),
+    ("mailfleet:recordTtl", 86401, "config.mailfleet:recordTtl", "less than or equal to 86400"),
+    ("mailfleet:recordTtl", "3600", "config.mailfleet:recordTtl", "valid integer"),
+    (
+        "mailfleet:platformDomain",
+        {"secure": "v1:abc"},
+        "config.mailfleet:platformDomain",
+        "must not be a secret",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "field", "message"), CASES, ids=[f"{c[0]}={c[1]!r}"[:60] for c in CASES]
+)
+def test_stack_error_names_file_and_key(key: str, value: Any, field: str, message: str) -> None:
+    assert lines(eu_data()) == []
+    out = lines(with_key(key, value))
+    assert any(line.startswith(f"{WHERE}: {field}: ") and message in line for line in out), out
+
+
+def test_every_stack_key_has_an_error_case() -> None:
+    assert {c[0] for c in CASES} == set(CONFIG_KEYS)
+
+
+def test_a_secret_for_a_required_key_also_reports_it_missing() -> None:
+    out = lines(with_key("mailfleet:platformDomain", {"secure": "v1:abc"}))
+    assert f"{WHERE}: config.mailfleet:platformDomain: must not be a secret" in out
+    assert f"{WHERE}: config.mailfleet:platformDomain: required field is missing" in out
+    assert all("v1:abc" not in line for line in out)
+
+
+@pytest.mark.parametrize(
+    "data", [None, [], "config", {"config": None}, {"config": ["a"]}, {"encryptionsalt": "x"}]
+)
+def test_stack_file_needs_a_config_mapping(data: Any) -> None:
+    assert lines(data) == [f"{WHERE}: config: stack file needs a 'config:' mapping"]
+
+
+def test_all_stack_problems_are_listed_together() -> None:
+    data = with_key("mailfleet:recordTtl", 1)
+    data["config"]["mailfleet:hostedZoneId"] = "nope"
+    del data["config"]["mailfleet:dmarcRua"]
+    fields = sorted(line.split(": ")[1] for line in lines(data))
+    assert fields == [
+        "config.mailfleet:dmarcRua",
+        "config.mailfleet:hostedZoneId",
+        "config.mailfleet:recordTtl",
+    ]
+
+
+def test_load_stack_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InvalidData) as exc:
+        load_stack(tmp_path, "eu")
+    assert exc.value.lines() == [f"{tmp_path / 'Pulumi.eu.yaml'}: stack file for stack 'eu' does not exist"]
+
+
+def test_load_stack_yaml_error(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.eu.yaml").write_text("config:\n  aws:region: [eu-central-1\n")
+    with pytest.raises(InvalidData) as exc:
+        load_stack(tmp_path, "eu")
+    (line,) = exc.value.lines()
+    assert line.startswith(f"{tmp_path / 'Pulumi.eu.yaml'}: line ")
+    assert "YAML syntax error" in line
+
+
+def test_load_stack_raises_with_every_problem(tmp_path: Path) -> None:
+    text = (REPO / "Pulumi.eu.yaml").read_text()
+    text = text.replace("mailfleet:recordTtl: 3600", "mailfleet:recordTtl: 5").replace(
+        "Z04EXAMPLEEU0001", "bad"
+    )
+    (tmp_path / "Pulumi.eu.yaml").write_text(text)
+    with pytest.raises(InvalidData) as exc:
+        load_stack(tmp_path, "eu")
+    assert exc.value.exit_code == 1
+    assert len(exc.value.problems) == 2
+
+
+def test_discover_stacks_puts_eu_and_us_first(tmp_path: Path) -> None:
+    for name in ("zz", "us", "eu-2", "eu", "a"):
+        (tmp_path / f"Pulumi.{name}.yaml").write_text("config: {}\n")
+    (tmp_path / "Pulumi.yaml").write_text("name: mailfleet\n")
+    assert discover_stacks(tmp_path) == ["eu", "us", "a", "eu-2", "zz"]
+    assert discover_stacks(REPO)[:2] == ["eu", "us"]
