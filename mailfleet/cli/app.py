@@ -13,6 +13,7 @@ from mailfleet.cli import plan_cmd
 from mailfleet.cli import tenant_cmd
 from mailfleet.cli import diff_cmd
 from mailfleet.cli import preview_cmd
+from mailfleet.cli import check_cmd
 from mailfleet.cli.common import Settings, configure_logging, default_root, err
 
 app = typer.Typer(
@@ -62,6 +63,7 @@ plan_cmd.register(app)
 tenant_cmd.register(app)
 diff_cmd.register(app)
 preview_cmd.register(app)
+check_cmd.register(app)
 
 
 def main() -> None:
