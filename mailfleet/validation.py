@@ -42,10 +42,12 @@ class Report:
     def files_with_problems(self, problems: list[Problem] | None = None) -> int:
         return len({p.where for p in (self.problems if problems is None else problems)})
 
-    def summary(self, count: int) -> str:
+    def summary(self, problems: list[Problem]) -> str:
+        """``N problems in M files; ...`` for ``problems``, or the OK summary when empty."""
+        count = len(problems)
         checked = f"{self.tenant_files} tenant files, {self.stack_files} stack files checked"
         if count:
-            files = self.files_with_problems(self.problems) or 1
+            files = self.files_with_problems(problems)
             return f"{count} problem{'s' * (count != 1)} in {files} file{'s' * (files != 1)}; {checked}"
         regions = ", ".join(f"{r} {n}" for r, n in sorted(self.by_region.items()))
         warn = f", {len(self.warnings)} warning{'s' * (len(self.warnings) != 1)}" if self.warnings else ""

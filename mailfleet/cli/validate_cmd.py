@@ -53,10 +53,10 @@ def validate(
                 else f"{p.where}: warning: {p.message}"
             )
     if problems:
-        err(f"validate: {report.summary(len(problems))}")
+        err(f"validate: {report.summary(problems)}")
         raise typer.Exit(1)
     if fmt is TextJson.text:
-        out(f"OK: {report.summary(0)}")
+        out(f"OK: {report.summary([])}")
 
 
 def register(app: typer.Typer) -> None:
