@@ -184,7 +184,7 @@ class _Resource:
         out: dict[str, str] = {}
         if self.kind == "dns":
             out["value"] = "\n".join(self.values())
-            skip = {"name", "type", "ttl", "records", "content", "value", "priority"}
+            skip = {"ttl", "records", "content", "value", "priority"}
         else:
             skip = set()
         for key in sorted(self.props):
@@ -286,10 +286,8 @@ def _row(stack: str, urn: str, group: list[dict[str, Any]]) -> Change:
         names = _top_fields(step) or [k for k in fo.keys() | fn.keys() if fo.get(k) != fn.get(k)]
         if shown.kind == "dns":
             names = ["value" if n in ("records", "content", "value", "priority") else n for n in names]
-        names = list(
-            dict.fromkeys(n for n in names if n not in ("ttl", "name", "type") or shown.kind != "dns")
-        )
-        names.sort(key=lambda n: (n != "value", n))
+        names = list(dict.fromkeys(n for n in names if n != "ttl" or shown.kind != "dns"))
+        names.sort(key=lambda n: (n not in ("name", "type"), n != "value", n))
         row.fields = [*names, *(["ttl"] if row.ttl_old != row.ttl_new else [])]
         row.old = _lines(names, fo)
         row.new = _lines(names, fn)
