@@ -29,8 +29,8 @@ class Project:
         self.root = root
         self.tenants = root / "tenants"
 
-    def run(self, *args: str, **kw: object) -> subprocess.CompletedProcess[str]:
-        return run_cli(*args, cwd=self.root, **kw)  # type: ignore[arg-type]
+    def run(self, *args: str, cwd: Path | None = None, **kw: object) -> subprocess.CompletedProcess[str]:
+        return run_cli(*args, cwd=cwd or self.root, **kw)  # type: ignore[arg-type]
 
     def snapshot(self) -> dict[str, bytes]:
         return tree_bytes(self.tenants)

@@ -275,3 +275,18 @@ def test_remove_allows_finished_migration(proj) -> None:
     assert result.returncode == 0, result.stderr
     assert "pulumi up -s us" in result.stdout
     assert not path.exists()
+
+
+def test_global_dirs_options_from_another_directory(proj, tmp_path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    dirs = ("--tenants-dir", str(proj.tenants), "--stacks-dir", str(proj.root))
+    added = proj.run(*dirs, "tenant", "add", "faraway", "--region", "us", "-m", "a", cwd=elsewhere)
+    assert added.returncode == 0, added.stderr
+    assert (proj.tenants / "faraway.yaml").is_file()
+    assert list(elsewhere.iterdir()) == []
+    listed = proj.run(*dirs, "tenant", "list", "-f", "json", cwd=elsewhere)
+    assert "faraway" in [t["slug"] for t in json.loads(listed.stdout)]
+    # Without the options, the current directory has no tenants directory.
+    lost = proj.run("tenant", "add", "farther", "--region", "us", "-m", "a", cwd=elsewhere)
+    assert_clean_failure(lost, 1, "tenants", "does not exist")
