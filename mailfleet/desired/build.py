@@ -176,9 +176,9 @@ def build_tenant(tenant: Tenant, stack: StackConfig) -> TenantState:
     if not decl.domains:
         state.domains = []
         state.webhooks = []
+        state.outbound = None
     if not decl.routes:
         state.routes = []
-        state.outbound = None
     if not decl.records:
         state.records = []
     return state

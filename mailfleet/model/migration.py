@@ -31,7 +31,11 @@ from mailfleet.model import names
 MigrationState = Literal["running", "done"]
 
 # The steps of a move, in order. Each is (name, phase). The point of no return is the first
-# step whose effect cannot be undone: deleting the Mailgun domain in the source region.
+# step whose effect cannot be undone: deleting the Mailgun domain in the source region. DNS
+# record ownership moves to the target stack inside that step, just before the source stack
+# lets the domain go (a DKIM record's value is an output of the Mailgun domain, so no stack can
+# declare the record without the domain); the target stack then changes the values in place
+# in the same run that creates the target domain.
 STEPS: tuple[tuple[str, str], ...] = (
     ("prepare.lower-ttl", "prepare"),
     ("prepare.wait-ttl", "prepare"),
@@ -39,10 +43,9 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("cutover.release-source-domain", "cutover"),
     ("cutover.wait-source-gone", "cutover"),
     ("cutover.create-target", "cutover"),
-    ("cutover.import-suppressions", "cutover"),
+    ("cutover.import-data", "cutover"),
     ("cutover.release-source-routes", "cutover"),
-    ("dns.move", "dns"),
-    ("dns.update", "dns"),
+    ("dns.confirm", "dns"),
     ("verify", "verify"),
     ("finalize", "finalize"),
 )
@@ -168,12 +171,10 @@ class Migration(_Strict):
         lowered = self.started("prepare.lower-ttl") and not self.started("finalize")
         ttl = self.lowered_ttl if lowered else None
         if region == self.from_region:
-            domains = not self.started(POINT_OF_NO_RETURN)
+            domains = records = not self.started(POINT_OF_NO_RETURN)
             routes = not self.started("cutover.release-source-routes")
-            records = not self.started("dns.move")
         elif region == self.to:
-            domains = routes = self.started("cutover.create-target")
-            records = self.started("dns.move")
+            domains = routes = records = self.started("cutover.create-target")
         else:
             return None
         if not (domains or routes or records):
@@ -185,9 +186,10 @@ class Migration(_Strict):
 class Declaration:
     """Which parts of a tenant a stack declares.
 
-    ``domains`` covers the Mailgun domains with their webhooks and SMTP credentials (all
-    bound to the domain); ``routes`` covers the routes and the outbound setting (what the CRM
-    reads to send); ``records`` covers every DNS record. ``lowered_ttl`` replaces the TTL of
+    ``domains`` covers the Mailgun domains with their webhooks, SMTP credential and the
+    outbound setting (what the CRM reads to send, meaningless without the domain); ``routes``
+    covers the routes (account-wide, so the source keeps them until the target has its own);
+    ``records`` covers every DNS record. ``lowered_ttl`` replaces the TTL of
     the records whose value will change, while a move is under way.
     """
 

@@ -1,0 +1,727 @@
+"""The migration engine: runs the steps of ``mailfleet.model.migration.STEPS`` for tenants.
+
+Contract:
+- A run holds each tenant's run lock (``TenantRunLock``) for its whole duration: a second
+  run on the same tenant refuses at once with ``MigrationBusy``.
+- Every step first records its start in the journal (the model changes with it: see
+  ``Migration.declaration``), then does its Pulumi and Mailgun work, then records its end.
+  A resumed run re-runs a started-but-unfinished step; every step is idempotent (``up`` of an
+  unchanged stack changes nothing, ``state_move`` skips what already moved, suppression
+  imports upsert, unmanaged routes are recreated only when absent).
+- Tenants of a batch go through the steps together: one ``up`` per stack per step for the
+  whole batch, per-tenant Mailgun calls in between. A tenant that fails a step is dropped from
+  the batch (its journal stays at that step, ready for ``resume``); the others go on.
+- ``fault(slug, step, point)`` is called at ``started``/``applied``/``done`` of every step of
+  every tenant (tests raise there, or kill the process, to prove resume works).
+- Nothing here prints: progress and notices go to ``notify``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from mailfleet.desired.build import build_tenant, changing_purposes, platform_domain_of, stack_declaration
+from mailfleet.desired.state import DnsRecord, TenantState
+from mailfleet.errors import InvalidData, MailfleetError, Problem, UsageError
+from mailfleet.loader import load_stack
+from mailfleet.mailgun.client import SUPPRESSION_KINDS, MailgunClient
+from mailfleet.mailgun.errors import MailgunError
+from mailfleet.migrate import export as export_mod
+from mailfleet.migrate.journal import Journal, MigrationBusy, TenantRunLock, current_owner
+from mailfleet.migrate.runner import (
+    DNS_TYPES,
+    TYPE_MAILGUN_DOMAIN,
+    RunnerError,
+    StackRunner,
+    tenant_resources,
+)
+from mailfleet.model.migration import (
+    LOWERED_TTL,
+    POINT_OF_NO_RETURN,
+    STEP_NAMES,
+    Migration,
+    epoch,
+    now_iso,
+)
+from mailfleet.model.stack import StackConfig, discover_stacks
+from mailfleet.model.tenant import Tenant
+
+log = logging.getLogger("mailfleet.migrate.engine")
+
+FaultHook = Callable[[str, str, str], None]
+
+
+class MigrationFailed(MailfleetError):
+    """A step failed for a tenant (exit 1); the journal keeps where it stopped."""
+
+    exit_code = 1
+
+
+class Checker(Protocol):
+    """``mailfleet check`` for one tenant in one region: the problems found ([] when all good)."""
+
+    def __call__(self, tenant: Tenant, stack: StackConfig) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the operator (or a manual-DNS customer) must know; the CLI prints it."""
+
+    slug: str
+    kind: str  # progress | manual-dns | warning | step
+    message: str
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Options:
+    wait_gone_timeout: float = 1800.0
+    verify_timeout: float = 3600.0
+    poll_interval: float = 10.0
+    lowered_ttl: int = LOWERED_TTL
+
+
+@dataclass
+class Outcome:
+    """How one tenant's run ended."""
+
+    slug: str
+    ok: bool
+    step: str | None  # the step it stopped at (None when done)
+    message: str = ""
+
+
+@dataclass(eq=False)
+class _Run:
+    slug: str
+    journal: Journal
+    tenant: Tenant
+    lock: TenantRunLock
+
+    @property
+    def migration(self) -> Migration:
+        assert self.tenant.migration is not None
+        return self.tenant.migration
+
+    def reload(self) -> None:
+        self.tenant = self.journal.load()
+
+
+class _StepError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Migrator:
+    """Starts, resumes and aborts moves of tenants between region stacks."""
+
+    def __init__(
+        self,
+        tenants_dir: Path,
+        stacks_dir: Path,
+        runner: StackRunner,
+        mailgun: Callable[[str], MailgunClient],
+        *,
+        checker: Checker | None = None,
+        options: Options | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        notify: Callable[[Notice], None] | None = None,
+        fault: FaultHook | None = None,
+    ) -> None:
+        self.tenants_dir = Path(tenants_dir)
+        self.stacks_dir = Path(stacks_dir)
+        self.runner = runner
+        self._mailgun_factory = mailgun
+        self._clients: dict[str, MailgunClient] = {}
+        self.checker = checker
+        self.options = options or Options()
+        self.clock = clock
+        self.sleep = sleep
+        self.notify = notify or (lambda notice: None)
+        self.fault = fault
+        self._stacks: dict[str, StackConfig] | None = None
+        self._pending_exports: dict[str, Any] = {}
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def mailgun(self, region: str) -> MailgunClient:
+        if region not in self._clients:
+            self._clients[region] = self._mailgun_factory(region)
+        return self._clients[region]
+
+    @property
+    def stacks(self) -> dict[str, StackConfig]:
+        if self._stacks is None:
+            self._stacks = {n: load_stack(self.stacks_dir, n) for n in discover_stacks(self.stacks_dir)}
+        return self._stacks
+
+    def stack_for(self, region: str) -> StackConfig:
+        """The stack serving ``region``: the one named after it, else the first of that region."""
+        stacks = self.stacks
+        if region in stacks and stacks[region].region == region:
+            return stacks[region]
+        for cfg in stacks.values():
+            if cfg.region == region:
+                return cfg
+        raise UsageError(problems=[Problem("--to", "", f"no stack file serves region {region!r}")])
+
+    def _hook(self, slug: str, step: str, point: str) -> None:
+        if self.fault is not None:
+            self.fault(slug, step, point)
+
+    # -- starting -------------------------------------------------------------------------
+
+    def new_migration(self, tenant: Tenant, to: str) -> Migration:
+        """The journal block a move of ``tenant`` to ``to`` starts with (nothing written)."""
+        if tenant.region == to:
+            raise UsageError(problems=[Problem("--to", "", f"tenant {tenant.slug!r} is already in {to!r}")])
+        source = self.stack_for(tenant.region)
+        self.stack_for(to)
+        now = self.clock()
+        return Migration.model_validate(
+            {
+                "from": tenant.region,
+                "to": to,
+                "started_at": now_iso(now),
+                "platform_domain": platform_domain_of(tenant, source),
+                "platform_zone_id": source.hosted_zone_id,
+                "original_ttl": source.record_ttl,
+                "lowered_ttl": self.options.lowered_ttl,
+                "owner": current_owner(now).model_dump(),
+            }
+        )
+
+    def start(
+        self, slugs: list[str], to: str, *, from_region: str | None = None, batch: int = 50
+    ) -> list[Outcome]:
+        """Begin moving ``slugs`` to region ``to`` and run them to the end (or their failure)."""
+        outcomes: list[Outcome] = []
+        ready: list[str] = []
+        for slug in slugs:
+            journal = Journal(self.tenants_dir, slug)
+            try:
+                tenant = journal.load()
+                if tenant.migration is not None:
+                    m = tenant.migration
+                    if m.state == "done":
+                        raise UsageError(
+                            problems=[
+                                Problem(f"tenant {slug}", "", f"already moved from {m.from_region} to {m.to}")
+                            ]
+                        )
+                    raise UsageError(
+                        problems=[
+                            Problem(
+                                f"tenant {slug}",
+                                "",
+                                f"a move to {m.to} is under way (next step {m.next_step}); "
+                                f"use `mailfleet migrate resume {slug}` or `abort`",
+                            )
+                        ]
+                    )
+                if from_region is not None and tenant.region != from_region:
+                    raise UsageError(
+                        problems=[
+                            Problem(
+                                f"tenant {slug}", "region", f"is in {tenant.region!r}, not {from_region!r}"
+                            )
+                        ]
+                    )
+                with TenantRunLock(self.tenants_dir, slug):
+                    journal.write(self.new_migration(tenant, to))
+                ready.append(slug)
+            except MailfleetError as exc:
+                outcomes.append(Outcome(slug, False, None, "; ".join(exc.lines())))
+        outcomes.extend(self.resume(ready, batch=batch))
+        return outcomes
+
+    # -- running --------------------------------------------------------------------------
+
+    def resume(self, slugs: list[str], *, batch: int = 50) -> list[Outcome]:
+        """Run every tenant of ``slugs`` from its journal's next step to the end."""
+        outcomes: list[Outcome] = []
+        for i in range(0, len(slugs), max(1, batch)):
+            outcomes.extend(self._run_batch(slugs[i : i + max(1, batch)]))
+        return outcomes
+
+    def _acquire(self, slug: str) -> _Run:
+        journal = Journal(self.tenants_dir, slug)
+        tenant = journal.load()
+        if tenant.migration is None:
+            raise UsageError(problems=[Problem(f"tenant {slug}", "migration", "no migration under way")])
+        lock = TenantRunLock(self.tenants_dir, slug)
+        owner = tenant.migration.owner
+        hint = f" (journal owner: {owner.host} pid {owner.pid} since {owner.since})" if owner else ""
+        lock.acquire(hint)
+        try:
+            if tenant.migration.state != "done":
+                journal.update(owner=current_owner(self.clock()))
+                tenant = journal.load()
+        except BaseException:
+            lock.release()
+            raise
+        return _Run(slug, journal, tenant, lock)
+
+    def _run_batch(self, slugs: list[str]) -> list[Outcome]:
+        outcomes: dict[str, Outcome] = {}
+        runs: list[_Run] = []
+        for slug in slugs:
+            try:
+                runs.append(self._acquire(slug))
+            except (MigrationBusy, MailfleetError) as exc:
+                outcomes[slug] = Outcome(slug, False, None, "; ".join(exc.lines()))
+        try:
+            active = [r for r in runs if r.migration.state != "done"]
+            for r in runs:
+                if r.migration.state == "done":
+                    outcomes[r.slug] = Outcome(r.slug, True, None, "already done")
+            for step in STEP_NAMES:
+                group = [r for r in active if r.migration.next_step == step]
+                if not group:
+                    continue
+                failed = self._run_step(step, group)
+                for r, message in failed.items():
+                    outcomes[r.slug] = Outcome(r.slug, False, step, message)
+                active = [r for r in active if r not in failed]
+            for r in active:
+                r.reload()
+                if r.migration.state == "done":
+                    outcomes[r.slug] = Outcome(r.slug, True, None, "done")
+                else:
+                    outcomes[r.slug] = Outcome(r.slug, False, r.migration.next_step, "not finished")
+        finally:
+            for r in runs:
+                r.lock.release()
+        return [outcomes[s] for s in slugs if s in outcomes]
+
+    def _run_step(self, step: str, group: list[_Run]) -> dict[_Run, str]:
+        """Run ``step`` for ``group``; returns the tenants that failed, with why."""
+        handler = _STEP_HANDLERS[step]
+        failed: dict[_Run, str] = {}
+        started: list[_Run] = []
+        for r in group:
+            try:
+                extra = {"point_of_no_return_passed": True} if step == POINT_OF_NO_RETURN else {}
+                r.journal.start_step(step, self.clock(), **extra)
+                r.reload()
+                started.append(r)
+                self._hook(r.slug, step, "started")
+            except MailfleetError as exc:
+                failed[r] = "; ".join(exc.lines())
+        if not started:
+            return failed
+        self.notify(Notice(",".join(r.slug for r in started), "step", f"{step} ({len(started)} tenant(s))"))
+        try:
+            per_tenant = handler(self, step, started)
+        except (MailfleetError, MailgunError, _StepError) as exc:
+            message = _message(exc)
+            log.warning("step failed step=%s tenants=%d error=%s", step, len(started), message)
+            for r in started:
+                failed[r] = message
+            return failed
+        for r in started:
+            if r.slug in per_tenant:
+                failed[r] = per_tenant[r.slug]
+                continue
+            try:
+                self._hook(r.slug, step, "applied")
+                if step == STEP_NAMES[-1]:
+                    self._finish(r)
+                else:
+                    r.journal.finish_step(step, self.clock(), **self._finish_changes(step, r))
+                r.reload()
+                self._hook(r.slug, step, "done")
+            except MailfleetError as exc:
+                failed[r] = "; ".join(exc.lines())
+        return failed
+
+    def _finish_changes(self, step: str, r: _Run) -> dict[str, Any]:
+        if step == "prepare.lower-ttl":
+            return {"ttl_wait_until": now_iso(self.clock() + r.migration.original_ttl)}
+        if step == "export":
+            return {"export": self._pending_exports.pop(r.slug)}
+        return {}
+
+    def _finish(self, r: _Run) -> None:
+        m = r.migration
+        steps = dict(m.steps)
+        now = self.clock()
+        steps[STEP_NAMES[-1]] = steps[STEP_NAMES[-1]].model_copy(update={"done_at": now_iso(now)})
+        done = Migration.model_validate(
+            {
+                **m.model_dump(mode="json", by_alias=True, exclude_none=True),
+                "steps": {k: v.model_dump(mode="json", exclude_none=True) for k, v in steps.items()},
+                "state": "done",
+                "finished_at": now_iso(now),
+                "owner": None,
+            }
+        )
+        r.journal.write(done, region=m.to)
+
+    # -- the steps ------------------------------------------------------------------------
+
+    def _source(self, r: _Run) -> StackConfig:
+        return self.stack_for(r.migration.from_region)
+
+    def _target(self, r: _Run) -> StackConfig:
+        return self.stack_for(r.migration.to)
+
+    def _up(self, stack: StackConfig) -> None:
+        result = self.runner.up(stack.name)
+        log.info("up stack=%s changes=%s", stack.name, {k: len(v) for k, v in result.changes.items()})
+
+    def _step_lower_ttl(self, step: str, group: list[_Run]) -> dict[str, str]:
+        for source in {self._source(r).name: self._source(r) for r in group}.values():
+            self._up(source)
+        for r in group:
+            manual = self._changing_manual_records(r)
+            if manual:
+                wait_until = now_iso(self.clock() + r.migration.original_ttl)
+                self.notify(
+                    Notice(
+                        r.slug,
+                        "manual-dns",
+                        f"ask the customer to lower the TTL of these records to {r.migration.lowered_ttl} s now; "
+                        f"their values change after the cutover, no earlier than {wait_until}",
+                        [_record_row(rec, ttl=r.migration.lowered_ttl) for rec in manual],
+                    )
+                )
+        return {}
+
+    def _step_wait_ttl(self, step: str, group: list[_Run]) -> dict[str, str]:
+        until = max(epoch(r.migration.ttl_wait_until) for r in group if r.migration.ttl_wait_until)
+        wait = until - self.clock()
+        if wait > 0:
+            self.notify(
+                Notice(",".join(r.slug for r in group), "progress", f"waiting {wait:.0f} s for old TTLs")
+            )
+            self.sleep(wait)
+        return {}
+
+    def _step_export(self, step: str, group: list[_Run]) -> dict[str, str]:
+        failed: dict[str, str] = {}
+        indexes: dict[str, export_mod.RouteIndex] = {}
+        for r in group:
+            source = self._source(r)
+            try:
+                client = self.mailgun(source.region)
+                if source.region not in indexes:
+                    indexes[source.region] = export_mod.RouteIndex.fetch(client)
+                # Before the point of no return the source stack still declares everything.
+                declared = build_tenant(r.tenant, source)
+                data = export_mod.export_tenant(
+                    client, declared, indexes[source.region], now_iso(self.clock())
+                )
+                self._pending_exports[r.slug] = r.journal.write_export(data)
+            except (MailgunError, MailfleetError) as exc:
+                failed[r.slug] = _message(exc)
+        return failed
+
+    def _step_release_source(self, step: str, group: list[_Run]) -> dict[str, str]:
+        """The point of no return: DNS ownership moves to the target, the source drops the domain."""
+        by_source: dict[tuple[str, str], list[_Run]] = {}
+        for r in group:
+            by_source.setdefault((self._source(r).name, self._target(r).name), []).append(r)
+        for (src, dst), runs in by_source.items():
+            held = self.runner.resources(src)
+            dns = [res.urn for r in runs for res in tenant_resources(held, r.slug, DNS_TYPES)]
+            moved = self.runner.state_move(src, dst, dns) if dns else []
+            log.info("dns ownership moved src=%s dst=%s records=%d", src, dst, len(moved))
+            domains = [
+                res.urn
+                for r in runs
+                for res in tenant_resources(held, r.slug, frozenset({TYPE_MAILGUN_DOMAIN}))
+            ]
+            if domains:
+                self.runner.unprotect(src, domains)
+            self._up(self.stacks[src])
+        return {}
+
+    def _step_wait_gone(self, step: str, group: list[_Run]) -> dict[str, str]:
+        deadline = self.clock() + self.options.wait_gone_timeout
+        pending = {r.slug: self._source_domains(r) for r in group}
+        regions = {r.slug: r.migration.from_region for r in group}
+        while True:
+            for slug in list(pending):
+                client = self.mailgun(regions[slug])
+                pending[slug] = [d for d in pending[slug] if client.domain_exists(d)]
+                if not pending[slug]:
+                    del pending[slug]
+            if not pending:
+                return {}
+            if self.clock() >= deadline:
+                return {
+                    slug: f"the source region still answers for {', '.join(names)} after "
+                    f"{self.options.wait_gone_timeout:g} s; run `mailfleet migrate resume {slug}` later"
+                    for slug, names in pending.items()
+                }
+            self.sleep(min(self.options.poll_interval, max(0.0, deadline - self.clock())))
+
+    def _step_create_target(self, step: str, group: list[_Run]) -> dict[str, str]:
+        for target in {self._target(r).name: self._target(r) for r in group}.values():
+            self._up(target)
+        return {}
+
+    def _step_import_data(self, step: str, group: list[_Run]) -> dict[str, str]:
+        failed: dict[str, str] = {}
+        for r in group:
+            target = self._target(r)
+            try:
+                assert r.migration.export is not None
+                data = r.journal.read_export(r.migration.export)
+                client = self.mailgun(target.region)
+                declared = build_tenant(r.tenant, target)
+                for domain, kinds in data.get("suppressions", {}).items():
+                    for kind in SUPPRESSION_KINDS:
+                        entries = export_mod.suppression_entries(kinds.get(kind, []), kind)
+                        if entries:
+                            client.import_suppressions(domain, kind, entries)
+                self._restore_unmanaged(r, client, data, declared)
+            except (MailgunError, MailfleetError) as exc:
+                failed[r.slug] = _message(exc)
+        return failed
+
+    def _restore_unmanaged(
+        self, r: _Run, client: MailgunClient, data: dict[str, Any], declared: TenantState
+    ) -> None:
+        """Routes and webhook kinds the source held but the model does not declare: recreate them."""
+        managed_exprs = {route.expression for route in declared.routes}
+        unmanaged = [
+            route for route in data.get("routes", []) if route.get("expression") not in managed_exprs
+        ]
+        if unmanaged:
+            present = {(x.get("expression"), tuple(x.get("actions") or ())) for x in client.list_routes()}
+            for route in unmanaged:
+                key = (route.get("expression"), tuple(route.get("actions") or ()))
+                if key not in present:
+                    client.create_route(
+                        str(route["expression"]),
+                        list(route.get("actions") or ()),
+                        int(route.get("priority") or 0),
+                        str(route.get("description") or ""),
+                    )
+            self.notify(
+                Notice(r.slug, "warning", f"recreated {len(unmanaged)} route(s) mailfleet does not manage")
+            )
+        managed_kinds = {(w.domain, w.kind) for w in declared.webhooks}
+        for domain, kinds in data.get("webhooks", {}).items():
+            extra = {k: urls for k, urls in kinds.items() if (domain, k) not in managed_kinds and urls}
+            if not extra:
+                continue
+            present_hooks = client.list_webhooks(domain)
+            for kind, urls in extra.items():
+                if kind not in present_hooks:
+                    client.create_webhook(domain, kind, urls)
+
+    def _step_release_source_routes(self, step: str, group: list[_Run]) -> dict[str, str]:
+        for source in {self._source(r).name: self._source(r) for r in group}.values():
+            self._up(source)
+        return {}
+
+    def _step_dns_confirm(self, step: str, group: list[_Run]) -> dict[str, str]:
+        """Managed records: the target stack holds them (moved, not recreated). Manual: tell the customer."""
+        failed: dict[str, str] = {}
+        by_target: dict[str, list[_Run]] = {}
+        for r in group:
+            by_target.setdefault(self._target(r).name, []).append(r)
+        for target_name, runs in by_target.items():
+            held = self.runner.resources(target_name)
+            target = self.stacks[target_name]
+            for r in runs:
+                declared = build_tenant(r.tenant, target)
+                managed = [rec for rec in declared.records if rec.provider != "manual"]
+                names = {res.inputs.get("name") for res in tenant_resources(held, r.slug, DNS_TYPES)}
+                missing = [rec.name for rec in managed if rec.name not in names]
+                if missing:
+                    failed[r.slug] = (
+                        f"the {target_name} stack holds no record for {', '.join(sorted(set(missing)))}"
+                    )
+                    continue
+                manual = [rec for rec in declared.records if rec.provider == "manual"]
+                if manual:
+                    self.notify(
+                        Notice(
+                            r.slug,
+                            "manual-dns",
+                            f"ask the customer to publish these values now (region {target.region}); "
+                            "`verify` waits for them",
+                            [self._manual_row(rec, target.region) for rec in manual],
+                        )
+                    )
+        return failed
+
+    def _step_verify(self, step: str, group: list[_Run]) -> dict[str, str]:
+        deadline = self.clock() + self.options.verify_timeout
+        pending = {r.slug: r for r in group}
+        last: dict[str, list[str]] = {}
+        while True:
+            for slug, r in list(pending.items()):
+                target = self._target(r)
+                problems = list(self.checker(r.tenant, target)) if self.checker else []
+                client = self.mailgun(target.region)
+                for d in build_tenant(r.tenant, target).domains:
+                    body = client.verify_domain(d.name)
+                    state = (body.get("domain") or {}).get("state")
+                    if state != "active":
+                        problems.append(f"Mailgun reports {d.name} as {state!r} in {target.region}")
+                last[slug] = problems
+                if not problems:
+                    del pending[slug]
+            if not pending:
+                return {}
+            if self.clock() >= deadline:
+                return {
+                    slug: f"not verified after {self.options.verify_timeout:g} s: " + "; ".join(last[slug])
+                    for slug in pending
+                }
+            self.sleep(min(self.options.poll_interval, max(0.0, deadline - self.clock())))
+
+    def _step_finalize(self, step: str, group: list[_Run]) -> dict[str, str]:
+        for target in {self._target(r).name: self._target(r) for r in group}.values():
+            self._up(target)
+        return {}
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _source_domains(self, r: _Run) -> list[str]:
+        names = [r.migration.platform_domain]
+        if r.tenant.sender_domain is not None:
+            names.append(r.tenant.sender_domain.name)
+        return names
+
+    def _changing_manual_records(self, r: _Run) -> list[DnsRecord]:
+        source = build_tenant(r.tenant, self._source(r))
+        changing = changing_purposes(r.migration.from_region, r.migration.to)
+        return [rec for rec in source.records if rec.provider == "manual" and rec.purpose in changing]
+
+    def _manual_row(self, rec: DnsRecord, region: str) -> dict[str, Any]:
+        row = _record_row(rec)
+        if rec.from_mailgun and rec.mailgun_domain:
+            try:
+                body = self.mailgun(region).get_domain(rec.mailgun_domain)
+                for item in body.get("sending_dns_records", []):
+                    if item.get("name") == rec.name and item.get("record_type") == rec.type:
+                        row["values"] = [item.get("value")]
+            except MailgunError as exc:
+                row["values"] = [f"(not available yet: {_message(exc)})"]
+        return row
+
+    # -- abort and status -----------------------------------------------------------------
+
+    def abort(self, slug: str) -> None:
+        """Undo a move that has not reached the point of no return; refuse after it."""
+        journal = Journal(self.tenants_dir, slug)
+        tenant = journal.load()
+        m = tenant.migration
+        if m is None or m.state == "done":
+            raise UsageError(problems=[Problem(f"tenant {slug}", "migration", "no migration under way")])
+        if m.point_of_no_return_passed or m.started(POINT_OF_NO_RETURN):
+            since = m.steps[POINT_OF_NO_RETURN].started_at if POINT_OF_NO_RETURN in m.steps else "?"
+            raise InvalidData(
+                problems=[
+                    Problem(
+                        f"tenant {slug}",
+                        "",
+                        f"past the point of no return ({POINT_OF_NO_RETURN} started {since}: the "
+                        f"{m.from_region} Mailgun domain is deleted); it cannot be aborted, "
+                        f"run `mailfleet migrate resume {slug}`",
+                    )
+                ]
+            )
+        with TenantRunLock(self.tenants_dir, slug):
+            source = self.stack_for(m.from_region)
+            journal.write(None)
+            journal.remove_export()
+            # The source stack declares the tenant in full again (TTLs back to normal).
+            self._up(source)
+        log.info("aborted slug=%s", slug)
+
+    def status(self, slugs: list[str] | None = None) -> list[dict[str, Any]]:
+        """One entry per tenant with a migration block (or per ``slugs``)."""
+        from mailfleet.loader import load_tenants
+
+        loaded = load_tenants(self.tenants_dir)
+        if slugs:
+            unknown = [s for s in slugs if s not in loaded.tenants]
+            if unknown:
+                raise UsageError(problems=[Problem("SLUG", "", f"no tenant {s!r}") for s in unknown])
+        out = []
+        for slug in slugs or sorted(loaded.tenants):
+            t = loaded.tenants[slug]
+            m = t.migration
+            if m is None:
+                if slugs:
+                    out.append({"slug": slug, "region": t.region, "state": "none"})
+                continue
+            out.append(status_entry(t))
+        return out
+
+
+def status_entry(t: Tenant) -> dict[str, Any]:
+    m = t.migration
+    assert m is not None
+    return {
+        "slug": t.slug,
+        "region": t.region,
+        "from": m.from_region,
+        "to": m.to,
+        "state": m.state,
+        "phase": m.phase,
+        "next_step": m.next_step,
+        "steps_done": sum(1 for s in STEP_NAMES if m.is_done(s)),
+        "steps_total": len(STEP_NAMES),
+        "point_of_no_return_passed": m.point_of_no_return_passed,
+        "started_at": m.started_at,
+        "finished_at": m.finished_at,
+        "owner": m.owner.model_dump() if m.owner else None,
+        "export": m.export.model_dump() if m.export else None,
+    }
+
+
+def _record_row(rec: DnsRecord, ttl: int | None = None) -> dict[str, Any]:
+    return {
+        "name": rec.name,
+        "type": rec.type,
+        "ttl": ttl if ttl is not None else rec.ttl,
+        "values": list(rec.values) if not rec.from_mailgun else ["(from Mailgun)"],
+    }
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, MailfleetError):
+        return "; ".join(exc.lines())
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+_STEP_HANDLERS: dict[str, Callable[[Migrator, str, list[_Run]], dict[str, str]]] = {
+    "prepare.lower-ttl": Migrator._step_lower_ttl,
+    "prepare.wait-ttl": Migrator._step_wait_ttl,
+    "export": Migrator._step_export,
+    "cutover.release-source-domain": Migrator._step_release_source,
+    "cutover.wait-source-gone": Migrator._step_wait_gone,
+    "cutover.create-target": Migrator._step_create_target,
+    "cutover.import-data": Migrator._step_import_data,
+    "cutover.release-source-routes": Migrator._step_release_source_routes,
+    "dns.confirm": Migrator._step_dns_confirm,
+    "verify": Migrator._step_verify,
+    "finalize": Migrator._step_finalize,
+}
+assert tuple(_STEP_HANDLERS) == STEP_NAMES
+
+__all__ = [
+    "Checker",
+    "MigrationFailed",
+    "Migrator",
+    "Notice",
+    "Options",
+    "Outcome",
+    "RunnerError",
+    "stack_declaration",
+]

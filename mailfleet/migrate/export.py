@@ -1,0 +1,98 @@
+"""Reading what the source region holds for a tenant, through the Mailgun API.
+
+The export is what would be lost with the source domain: the routes that match the tenant's
+addresses (including any added by hand, outside Pulumi), every webhook of its domains, the
+suppression lists (bounces, unsubscribes, complaints: Mailgun keeps them per domain and per
+region, and forgetting them means mailing people who unsubscribed), the SMTP logins (never
+passwords: Mailgun does not return them) and the domains' DNS records as Mailgun reported them.
+
+Routes are account-wide per region, so a batch lists them once (``RouteIndex``) and every
+tenant of the batch takes its own from that list.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from mailfleet.desired.state import TenantState
+from mailfleet.mailgun.client import SUPPRESSION_KINDS, MailgunClient
+
+log = logging.getLogger("mailfleet.migrate.export")
+
+EXPORT_FORMAT = "mailfleet-migration-export/1"
+
+
+@dataclass
+class RouteIndex:
+    """Every route of one region, listed once."""
+
+    routes: list[dict[str, Any]]
+
+    @classmethod
+    def fetch(cls, client: MailgunClient) -> RouteIndex:
+        return cls(client.list_routes())
+
+    def for_addresses(self, addresses: list[str]) -> list[dict[str, Any]]:
+        """Routes whose expression names one of ``addresses`` (anchored or not)."""
+        out = []
+        for route in self.routes:
+            expression = str(route.get("expression", "")).replace("\\", "")
+            if any(address in expression for address in addresses):
+                out.append(route)
+        return out
+
+
+def export_tenant(
+    client: MailgunClient, source: TenantState, routes: RouteIndex, exported_at: str
+) -> dict[str, Any]:
+    """The export document of one tenant (``source``: what the source stack declares for it)."""
+    domains: dict[str, Any] = {}
+    webhooks: dict[str, dict[str, list[str]]] = {}
+    suppressions: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    credentials: dict[str, list[str]] = {}
+    for d in source.domains:
+        body = client.get_domain(d.name)
+        domains[d.name] = {
+            "state": (body.get("domain") or {}).get("state"),
+            "sending_dns_records": body.get("sending_dns_records", []),
+            "receiving_dns_records": body.get("receiving_dns_records", []),
+        }
+        webhooks[d.name] = client.list_webhooks(d.name)
+        suppressions[d.name] = {
+            kind: list(client.iter_suppressions(d.name, kind)) for kind in SUPPRESSION_KINDS
+        }
+        credentials[d.name] = sorted(str(c.get("login", "")) for c in client.list_credentials(d.name))
+    tenant_routes = [
+        {k: r.get(k) for k in ("id", "priority", "description", "expression", "actions")}
+        for r in routes.for_addresses(source.forwarding_addresses)
+    ]
+    log.info(
+        "export slug=%s domains=%d routes=%d suppressions=%d",
+        source.slug,
+        len(domains),
+        len(tenant_routes),
+        sum(len(v) for kinds in suppressions.values() for v in kinds.values()),
+    )
+    return {
+        "format": EXPORT_FORMAT,
+        "tenant": source.slug,
+        "region": source.region,
+        "exported_at": exported_at,
+        "domains": domains,
+        "routes": tenant_routes,
+        "webhooks": webhooks,
+        "suppressions": suppressions,
+        "credentials": credentials,
+    }
+
+
+def suppression_entries(entries: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    """Export entries reduced to the fields Mailgun's JSON import takes for ``kind``."""
+    keep = {
+        "bounces": ("address", "code", "error", "created_at"),
+        "unsubscribes": ("address", "tags", "created_at"),
+        "complaints": ("address", "created_at"),
+    }[kind]
+    return [{k: e[k] for k in keep if k in e and e[k] not in (None, "")} for e in entries]

@@ -1,0 +1,124 @@
+"""``StackRunner``: the interface every Pulumi operation of a migration goes through.
+
+The migration engine never talks to Pulumi directly. It asks a runner to bring a stack up to
+date with the checkout (``up``: the program reads the tenant files, whose migration blocks say
+what each stack declares), to list what a stack holds (``resources``), to clear ``protect`` on
+resources it is about to let go (``unprotect``) and to move resources between stacks without
+touching the real things (``state_move``, as ``pulumi state move`` does).
+
+Implementations:
+- ``mailfleet.migrate.pulumi_runner.AutomationRunner``: the Automation API on real stacks
+  (any backend, passphrase from ``PULUMI_CONFIG_PASSPHRASE``);
+- ``tests/migrate/mock_runner.py``: the real program under ``pulumi.runtime.set_mocks``, with
+  each stack's resources kept between runs and Mailgun resources mirrored into the fake.
+
+``load_runner(spec)`` builds one from ``module:factory`` (``MAILFLEET_STACK_RUNNER``), the
+plug-in point for other backends and for tests that run the real CLI.
+
+Contract for implementations:
+- ``up`` is idempotent: with nothing changed it changes nothing; it raises ``RunnerError``
+  (message without secrets) when any resource operation fails, after recording what did succeed;
+- ``state_move`` moves only the given URNs still present in ``src`` (and their children) and
+  returns the URNs it moved; moving URNs already moved is a no-op (so a resumed step is safe);
+- ``unprotect`` is idempotent and ignores URNs that are not in the stack.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from mailfleet.errors import MailfleetError, Problem, UsageError
+
+RUNNER_ENV = "MAILFLEET_STACK_RUNNER"
+
+TYPE_MAILGUN_DOMAIN = "mailgun:index/domain:Domain"
+TYPE_ROUTE53_RECORD = "aws:route53/record:Record"
+TYPE_CLOUDFLARE_RECORD = "cloudflare:index/dnsRecord:DnsRecord"
+DNS_TYPES = frozenset({TYPE_ROUTE53_RECORD, TYPE_CLOUDFLARE_RECORD})
+
+
+class RunnerError(MailfleetError):
+    """A Pulumi operation failed (exit 1); the message names the stack and never a secret."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True, slots=True)
+class StackResource:
+    """One resource a stack holds: URN, type token, logical name, inputs and outputs."""
+
+    urn: str
+    type: str
+    name: str
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    protect: bool = False
+    parent: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UpResult:
+    """What one ``up`` did, by operation (``create``/``update``/``replace``/``delete``) -> URNs."""
+
+    stack: str
+    changes: dict[str, list[str]] = field(default_factory=dict)
+
+    def count(self, op: str) -> int:
+        return len(self.changes.get(op, []))
+
+
+class StackRunner(Protocol):
+    def up(self, stack: str) -> UpResult:
+        """Run the program of ``stack`` against the checkout's files and apply the changes."""
+        ...
+
+    def resources(self, stack: str) -> list[StackResource]:
+        """Every resource ``stack`` holds now (providers and the root stack excluded)."""
+        ...
+
+    def unprotect(self, stack: str, urns: list[str]) -> None:
+        """Clear ``protect`` on ``urns`` (those present) so the next ``up`` may delete them."""
+        ...
+
+    def state_move(self, src: str, dst: str, urns: list[str]) -> list[str]:
+        """Move ``urns`` still in ``src`` (and their children) to ``dst``; returns those moved."""
+        ...
+
+
+def tenant_resources(resources: list[StackResource], slug: str, types: frozenset[str]) -> list[StackResource]:
+    """The resources of tenant ``slug`` of the given types.
+
+    The components name every child of a tenant ``<slug>-<kind>-...`` (components/tenant_mail.py)
+    and slugs contain no ``-``-prefixed ambiguity that matters here: the kind follows the slug.
+    """
+    kinds = {
+        TYPE_MAILGUN_DOMAIN: f"{slug}-domain-",
+        TYPE_ROUTE53_RECORD: f"{slug}-dns-",
+        TYPE_CLOUDFLARE_RECORD: f"{slug}-dns-",
+    }
+    return [r for r in resources if r.type in types and r.name.startswith(kinds.get(r.type, f"{slug}-"))]
+
+
+def load_runner(spec: str | None, root: Path, tenants_dir: Path) -> StackRunner:
+    """The runner named by ``spec`` (``module:factory``), else the Automation API runner.
+
+    ``factory(root=..., tenants_dir=...)`` must return a ``StackRunner``.
+    """
+    spec = spec or os.environ.get(RUNNER_ENV)
+    if not spec:
+        from mailfleet.migrate.pulumi_runner import AutomationRunner
+
+        return AutomationRunner(root, tenants_dir)
+    module_name, _, attr = spec.partition(":")
+    try:
+        factory: Callable[..., StackRunner] = getattr(importlib.import_module(module_name), attr or "runner")
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(
+            problems=[Problem(RUNNER_ENV, "", f"cannot load stack runner {spec!r}: {exc}")]
+        ) from None
+    return factory(root=root, tenants_dir=tenants_dir)
