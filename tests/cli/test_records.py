@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 
 import dns.rdatatype
 import dns.zone
+import pytest
 
 from tests.cli.conftest import assert_clean_failure
 
@@ -122,3 +125,43 @@ def test_errors(proj) -> None:
     assert_clean_failure(proj.run("records", "nobody"), 1, "tenants/nobody.yaml", "no tenant")
     assert_clean_failure(proj.run("records", "Acme"), 2, "SLUG", "lowercase")
     assert_clean_failure(proj.run("records", "acme", "-f", "zone"), 2, "--format", "zone")
+
+
+@pytest.mark.knot
+def test_bind_snippet_served_by_knot(proj, tmp_path) -> None:
+    """The pasted snippet loads into a real Knot DNS server and answers with the same values."""
+    from tests.check.knot import KnotServer
+
+    if not KnotServer.available():
+        pytest.skip("knotd/kdig not installed (Debian packages knot, knot-dnsutils)")
+    (proj.tenants / "longco.yaml").write_text(LONG_TENANT)
+    snippet = proj.run("records", "longco", "--format", "bind").stdout
+    data = json.loads(proj.run("records", "longco", "--format", "json").stdout)
+    lines = [line for line in snippet.splitlines() if line and not line.startswith(";")]
+    server = KnotServer(tmp_path / "knot", {"longco.example": lines}).start()
+    try:
+        for record in data["records"]:
+            if record["from_mailgun"]:
+                continue
+            answer = subprocess.run(
+                [
+                    "kdig",
+                    f"@{server.address}",
+                    "-p",
+                    str(server.port),
+                    record["name"],
+                    record["type"],
+                    "+short",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+            if record["type"] == "TXT":
+                chunks = re.findall(r'"((?:[^"\\]|\\.)*)"', answer)
+                assert all(len(c) <= 255 for c in chunks)
+                assert "".join(chunks) == record["value"]
+            else:
+                assert answer == record["value"] + "."
+    finally:
+        server.stop()
