@@ -14,6 +14,8 @@ from mailfleet.cli import tenant_cmd
 from mailfleet.cli import diff_cmd
 from mailfleet.cli import preview_cmd
 from mailfleet.cli import check_cmd
+from mailfleet.cli import migrate_cmd
+from mailfleet.cli import residency_cmd
 from mailfleet.cli.common import Settings, configure_logging, default_root, err
 
 app = typer.Typer(
@@ -64,6 +66,8 @@ tenant_cmd.register(app)
 diff_cmd.register(app)
 preview_cmd.register(app)
 check_cmd.register(app)
+migrate_cmd.register(app)
+residency_cmd.register(app)
 
 
 def main() -> None:

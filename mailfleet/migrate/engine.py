@@ -73,7 +73,7 @@ class Notice:
     """Something the operator (or a manual-DNS customer) must know; the CLI prints it."""
 
     slug: str
-    kind: str  # progress | manual-dns | warning | step
+    kind: str  # step | progress | progress-step (one tenant finished a step) | manual-dns | warning
     message: str
     records: list[dict[str, Any]] = field(default_factory=list)
 
@@ -337,6 +337,7 @@ class Migrator:
                 else:
                     r.journal.finish_step(step, self.clock(), **self._finish_changes(step, r))
                 r.reload()
+                self.notify(Notice(r.slug, "progress-step", step))
                 self._hook(r.slug, step, "done")
             except MailfleetError as exc:
                 failed[r] = "; ".join(exc.lines())

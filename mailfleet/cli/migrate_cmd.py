@@ -1,0 +1,387 @@
+"""``mailfleet migrate``: move tenants between region stacks (run, status, resume, abort).
+
+The group's default command is ``run``, so the spellings of the issue work as they read:
+``mailfleet migrate acme --to eu`` is ``mailfleet migrate run acme --to eu`` and
+``mailfleet migrate --from us --to eu --all`` is ``mailfleet migrate run --from us --to eu --all``.
+(A tenant whose slug is ``run``, ``status``, ``resume`` or ``abort`` needs the explicit ``run``.)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from mailfleet.cli.common import RegionChoice, TableJson, err, out, print_json, settings
+
+if TYPE_CHECKING:
+    from mailfleet.migrate.engine import Migrator, Notice
+
+DEFAULT_RATE = 300  # Mailgun's documented budget on domain and webhook endpoints (per minute)
+
+
+class _DefaultRunGroup(TyperGroup):
+    """A group whose first argument, when it is not a subcommand, goes to ``run``."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+migrate_app = typer.Typer(
+    cls=_DefaultRunGroup,
+    no_args_is_help=True,
+    help=(
+        "Move tenants from one region stack to the other without losing mail: "
+        "run (the default), status, resume, abort. See docs/migrate.md."
+    ),
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _usage(flag: str, message: str) -> Exception:
+    from mailfleet.errors import Problem, UsageError
+
+    return UsageError(problems=[Problem(flag, "", message)])
+
+
+def _migrator(ctx: typer.Context, rate: int, progress: Any = None) -> Migrator:
+    from mailfleet.mailgun.client import MailgunClient
+    from mailfleet.mailgun.ratelimit import RateLimiter
+    from mailfleet.migrate.checker import DnsChecker
+    from mailfleet.migrate.engine import Migrator, Options
+    from mailfleet.migrate.runner import load_runner
+
+    s = settings(ctx)
+    api_key = os.environ.get("MAILGUN_API_KEY", "")
+    if not api_key:
+        raise _usage(
+            "MAILGUN_API_KEY", "is not set: migrate reads and writes Mailgun (export, wait, import, verify)"
+        )
+    limiter = RateLimiter(rate)
+
+    def client(region: str) -> MailgunClient:
+        c = MailgunClient(
+            region,
+            api_key,
+            base_url=os.environ.get(f"MAILGUN_API_BASE_{region.upper()}") or None,
+            requests_per_minute=rate,
+        )
+        c.limiter = limiter  # one budget for every call of the run, both regions
+        return c
+
+    runner = load_runner(None, s.stacks_dir, s.tenants_dir)
+    options = Options()
+    for name, env in (
+        ("wait_gone_timeout", "MAILFLEET_MIGRATE_WAIT_TIMEOUT"),
+        ("verify_timeout", "MAILFLEET_MIGRATE_VERIFY_TIMEOUT"),
+        ("poll_interval", "MAILFLEET_MIGRATE_POLL_INTERVAL"),
+    ):
+        if os.environ.get(env):
+            setattr(options, name, float(os.environ[env]))
+    checker = None
+    if os.environ.get("MAILFLEET_MIGRATE_CHECK", "1") != "0":
+        checker = DnsChecker(os.environ.get("MAILFLEET_NAMESERVER") or None)
+    return Migrator(
+        s.tenants_dir,
+        s.stacks_dir,
+        runner,
+        client,
+        checker=checker,
+        options=options,
+        notify=progress or _print_notice,
+    )
+
+
+def _print_notice(notice: Notice) -> None:
+    if notice.kind == "progress-step":
+        return
+    err(f"{notice.slug}: {notice.kind}: {notice.message}")
+    for rec in notice.records:
+        err(f"    {rec['name']} {rec['type']} ttl={rec['ttl']} {' | '.join(str(v) for v in rec['values'])}")
+
+
+def _report(outcomes: list[Any], fmt: TableJson) -> None:
+    failed = [o for o in outcomes if not o.ok]
+    if fmt is TableJson.json:
+        print_json(
+            {
+                "format": "mailfleet-migrate-result/1",
+                "tenants": [
+                    {"slug": o.slug, "ok": o.ok, "stopped_at": o.step, "message": o.message} for o in outcomes
+                ],
+                "failed": len(failed),
+            }
+        )
+    else:
+        for o in outcomes:
+            if o.ok:
+                out(f"{o.slug}: {o.message}")
+            else:
+                out(f"{o.slug}: FAILED at {o.step or 'start'}: {o.message}")
+        out(f"{len(outcomes) - len(failed)} done, {len(failed)} failed")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _with_progress(ctx: typer.Context, rate: int, total: int, work: Any) -> list[Any]:
+    """Run ``work(migrator)`` with a progress bar on stderr (one tick per tenant step)."""
+    if total <= 1 or not sys.stderr.isatty():
+        return list(work(_migrator(ctx, rate)))
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        TextColumn("migrating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = progress.add_task("migrate", total=total)
+
+    def notify(notice: Notice) -> None:
+        if notice.kind == "progress-step":
+            progress.advance(task)
+        else:
+            progress.console.print(f"{notice.slug}: {notice.kind}: {notice.message}", markup=False)
+            for rec in notice.records:
+                progress.console.print(
+                    f"    {rec['name']} {rec['type']} ttl={rec['ttl']} {' | '.join(str(v) for v in rec['values'])}",
+                    markup=False,
+                )
+
+    with progress:
+        return list(work(_migrator(ctx, rate, notify)))
+
+
+@migrate_app.command("run")
+def run(
+    ctx: typer.Context,
+    slugs: Annotated[list[str] | None, typer.Argument(metavar="[SLUG]...", help="Tenants to move.")] = None,
+    to: Annotated[RegionChoice | None, typer.Option("--to", help="Region to move to.")] = None,
+    from_: Annotated[
+        RegionChoice | None,
+        typer.Option("--from", help="Only tenants now in this region (required with --all)."),
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every tenant in the --from region.")] = False,
+    batch: Annotated[
+        int, typer.Option("--batch", min=1, help="Tenants moved together (one stack run per step per batch).")
+    ] = 50,
+    rate: Annotated[
+        int, typer.Option("--rate", min=1, help="Mailgun requests per minute, both regions together.")
+    ] = DEFAULT_RATE,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the full plan, change nothing.")] = False,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes", help="Confirm: the move deletes each tenant's Mailgun domain in the source region."
+        ),
+    ] = False,
+    fmt: Annotated[TableJson, typer.Option("--format", "-f", help="Output format.")] = TableJson.table,
+) -> None:
+    """Move tenants to another region (the point of no return is the source domain's delete).
+
+    Steps: prepare (lower TTLs, wait out the old TTL), export (routes, webhooks, suppressions
+    from the source API), cutover (DNS ownership moves to the target stack, the source stack
+    deletes the Mailgun domain = POINT OF NO RETURN, wait for its 404, the target stack creates
+    domain, routes, webhooks, credential and changes DNS values in place, suppressions
+    imported, source routes deleted), dns (confirm; manual-DNS customers get the new values),
+    verify (mailfleet check + Mailgun verify until a deadline), finalize (TTLs restored,
+    region written). The journal is the migration: block of tenants/<slug>.yaml.
+
+    Exit codes: 0 all moved; 1 a tenant failed (the others went on; resume it later); 2 usage.
+    """
+    if to is None:
+        raise _usage("--to", "is required (the region to move to)")
+    if all_ and slugs:
+        raise _usage("--all", "give tenant SLUGs or --all, not both")
+    if not all_ and not slugs:
+        raise _usage("SLUG", "give one or more tenant SLUGs, or --from REGION --all")
+    if all_ and from_ is None:
+        raise _usage("--from", "is required with --all")
+    if from_ is not None and from_ == to:
+        raise _usage("--to", "must differ from --from")
+    from mailfleet.loader import load_stack, load_tenants
+    from mailfleet.migrate.plan import PLAN_FORMAT, migration_plan
+    from mailfleet.model.migration import STEP_NAMES
+
+    s = settings(ctx)
+    loaded = load_tenants(s.tenants_dir)
+    if all_:
+        assert from_ is not None
+        slugs = sorted(
+            t.slug for t in loaded.tenants.values() if t.region == from_.value and t.migration is None
+        )
+    assert slugs is not None
+    slugs = list(dict.fromkeys(slugs))
+    unknown = [x for x in slugs if x not in loaded.tenants]
+    if unknown:
+        bad = [p for p in loaded.problems if any(p.where.endswith(f"/{u}.yaml") for u in unknown)]
+        if bad:
+            from mailfleet.errors import InvalidData
+
+            raise InvalidData(problems=bad)
+        raise _usage("SLUG", f"no tenant {', '.join(repr(u) for u in unknown)} in {s.tenants_dir}")
+    if dry_run:
+        plans = []
+        for slug in slugs:
+            tenant = loaded.tenants[slug]
+            if tenant.region == to.value and tenant.migration is None:
+                raise _usage("--to", f"tenant {slug!r} is already in {to.value!r}")
+            source_region = tenant.migration.from_region if tenant.migration else tenant.region
+            source = load_stack(s.stacks_dir, source_region)
+            target = load_stack(s.stacks_dir, to.value)
+            plans.append((slug, source, target, migration_plan(tenant, source, target)))
+        if fmt is TableJson.json:
+            print_json(
+                {
+                    "format": PLAN_FORMAT,
+                    "point_of_no_return": "cutover.release-source-domain",
+                    "tenants": [
+                        {
+                            "slug": slug,
+                            "from": src.region,
+                            "to": dst.region,
+                            "steps": [p.as_dict() for p in plan],
+                        }
+                        for slug, src, dst, plan in plans
+                    ],
+                }
+            )
+            return
+        for slug, src, dst, plan in plans:
+            out(f"Migration plan for {slug}: {src.region} -> {dst.region} (dry run, nothing changes)")
+            phase = None
+            for p in plan:
+                if p.phase != phase:
+                    phase = p.phase
+                    out(f"  {phase}")
+                mark = "  <== POINT OF NO RETURN" if p.point_of_no_return else ""
+                done = " (done)" if p.done else ""
+                out(f"    {p.number:2d}. {p.step}{done}{mark}")
+                out(f"        {p.summary}")
+                for d in p.details:
+                    out(f"          - {d}")
+            out(
+                "  Until step 4 starts, `mailfleet migrate abort` undoes everything; from then on only "
+                "`mailfleet migrate resume` goes forward."
+            )
+        return
+    if not yes:
+        raise _usage(
+            "--yes",
+            "a move deletes each tenant's Mailgun domain in the source region (the point of no return): "
+            "pass --yes, or --dry-run to see the plan first",
+        )
+    total = len(slugs) * len(STEP_NAMES)
+    outcomes = _with_progress(
+        ctx,
+        rate,
+        total,
+        lambda m: m.start(slugs, to.value, from_region=from_.value if from_ else None, batch=batch),
+    )
+    _report(outcomes, fmt)
+
+
+@migrate_app.command("resume")
+def resume(
+    ctx: typer.Context,
+    slugs: Annotated[list[str], typer.Argument(metavar="SLUG...", help="Tenants whose move to continue.")],
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Tenants moved together.")] = 50,
+    rate: Annotated[int, typer.Option("--rate", min=1, help="Mailgun requests per minute.")] = DEFAULT_RATE,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Confirm (the move may pass its point of no return).")
+    ] = False,
+    fmt: Annotated[TableJson, typer.Option("--format", "-f", help="Output format.")] = TableJson.table,
+) -> None:
+    """Continue interrupted moves from the journal's next step (re-running a started step).
+
+    Exit codes: 0 all finished; 1 a tenant failed again; 2 usage.
+    """
+    if not yes:
+        raise _usage(
+            "--yes", "resuming may pass the point of no return (the source domain's delete): pass --yes"
+        )
+    from mailfleet.loader import load_tenants
+    from mailfleet.model.migration import STEP_NAMES
+
+    loaded = load_tenants(settings(ctx).tenants_dir)
+    missing = [x for x in slugs if x not in loaded.tenants]
+    if missing:
+        raise _usage("SLUG", f"no tenant {', '.join(repr(u) for u in missing)}")
+    idle = [x for x in slugs if loaded.tenants[x].migration is None]
+    if idle:
+        raise _usage("SLUG", f"no migration under way for {', '.join(repr(u) for u in idle)}")
+    total = sum(
+        len(STEP_NAMES) - sum(1 for st in STEP_NAMES if loaded.tenants[x].migration.is_done(st))  # type: ignore[union-attr]
+        for x in slugs
+    )
+    outcomes = _with_progress(ctx, rate, total, lambda m: m.resume(list(dict.fromkeys(slugs)), batch=batch))
+    _report(outcomes, fmt)
+
+
+@migrate_app.command("abort")
+def abort(
+    ctx: typer.Context,
+    slug: Annotated[str, typer.Argument(help="The tenant whose move to undo.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm.")] = False,
+) -> None:
+    """Undo a move that has not reached its point of no return (refused after it, exit 1).
+
+    Removes the migration block and the export, then brings the source stack back to its
+    normal TTLs. Exit codes: 0 aborted; 1 past the point of no return; 2 usage.
+    """
+    if not yes:
+        raise _usage("--yes", "abort rewrites the tenant file and runs the source stack: pass --yes")
+    _migrator(ctx, DEFAULT_RATE).abort(slug)
+    out(f"{slug}: migration aborted; the tenant stays in its region")
+
+
+@migrate_app.command("status")
+def status(
+    ctx: typer.Context,
+    slug: Annotated[
+        str | None, typer.Argument(help="One tenant (default: every tenant with a migration).")
+    ] = None,
+    fmt: Annotated[TableJson, typer.Option("--format", "-f", help="Output format.")] = TableJson.table,
+) -> None:
+    """Where each move stands: phase, next step, steps done, point of no return, owner."""
+    from mailfleet.errors import Problem, UsageError
+    from mailfleet.loader import load_tenants
+    from mailfleet.migrate.engine import status_entry
+
+    loaded = load_tenants(settings(ctx).tenants_dir)
+    if slug is not None and slug not in loaded.tenants:
+        raise UsageError(problems=[Problem("SLUG", "", f"no tenant {slug!r}")])
+    tenants = [loaded.tenants[slug]] if slug else [loaded.tenants[s] for s in sorted(loaded.tenants)]
+    rows = [
+        status_entry(t) if t.migration else {"slug": t.slug, "region": t.region, "state": "none"}
+        for t in tenants
+        if t.migration is not None or slug is not None
+    ]
+    if fmt is TableJson.json:
+        print_json({"format": "mailfleet-migrate-status/1", "tenants": rows})
+        return
+    if not rows:
+        out("no migrations")
+        return
+    for r in rows:
+        if r["state"] == "none":
+            out(f"{r['slug']}: no migration (region {r['region']})")
+            continue
+        ponr = "passed" if r["point_of_no_return_passed"] else "not passed"
+        nxt = f", next {r['next_step']}" if r["next_step"] else ""
+        out(
+            f"{r['slug']}: {r['from']} -> {r['to']} {r['state']}, phase {r['phase']}{nxt}, "
+            f"{r['steps_done']}/{r['steps_total']} steps, point of no return {ponr}"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(migrate_app, name="migrate")
