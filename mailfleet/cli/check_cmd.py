@@ -73,6 +73,9 @@ def check(
             "--trigger-verify", help="Ask Mailgun to verify each domain again (needs MAILGUN_API_KEY)."
         ),
     ] = False,
+    api_retries: Annotated[
+        int, typer.Option("--api-retries", min=0, help="Retries per Mailgun API call (429, 5xx, network).")
+    ] = 5,
 ) -> None:
     """Verify each tenant's live DNS records against the model, with SPF/DKIM/DMARC lint.
 
@@ -113,10 +116,12 @@ def check(
             raise _usage("SLUG", f"no tenant {', '.join(repr(u) for u in unknown)}{where}")
         pairs = [by_slug[s] for s in dict.fromkeys(slugs)]
 
-    _run(pairs, server, timeout, retries, concurrency, fmt.value, keys, api_key, trigger_verify)
+    _run(pairs, server, timeout, retries, concurrency, fmt.value, keys, api_key, trigger_verify, api_retries)
 
 
-def _run(pairs, server, timeout, retries, concurrency, fmt, keys, api_key, trigger_verify) -> None:  # type: ignore[no-untyped-def]
+def _run(
+    pairs, server, timeout, retries, concurrency, fmt, keys, api_key, trigger_verify, api_retries
+) -> None:  # type: ignore[no-untyped-def]
     import asyncio
 
     from mailfleet.check.report import OUTPUTS
@@ -130,7 +135,10 @@ def _run(pairs, server, timeout, retries, concurrency, fmt, keys, api_key, trigg
 
         clients = {
             name: MailgunClient(
-                name, api_key, base_url=os.environ.get(f"MAILGUN_API_BASE_{name.upper()}") or None
+                name,
+                api_key,
+                base_url=os.environ.get(f"MAILGUN_API_BASE_{name.upper()}") or None,
+                max_retries=api_retries,
             )
             for name in ("eu", "us")
         }

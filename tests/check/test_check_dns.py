@@ -34,6 +34,7 @@ def test_every_example_tenant_passes(check_cli, dns_world):
 
 def test_shared_names_are_asked_once(check_cli, dns_world):
     proc, data = check_cli(*EXAMPLES)
+    assert proc.returncode == 0
     records = sum(len(t["records"]) for t in data["tenants"])
     # without the shared cache: one query per record plus the SPF trees of every record
     assert data["summary"]["dns_queries"] < records + 20
@@ -235,6 +236,7 @@ def test_usage_errors_exit_2_with_one_line(check_cli, dns_world, cli, tmp_path):
 
 def test_json_is_the_documented_shape(check_cli):
     proc, data = check_cli("acme")
+    assert proc.returncode == 0
     assert data["format"] == "mailfleet-check/1"
     assert set(data["summary"]) >= {
         "tenants",
