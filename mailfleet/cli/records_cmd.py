@@ -30,29 +30,13 @@ def records(
     `bind` prints a zone-file snippet with TTLs, long TXT values split into quoted 255-octet
     strings. Tenants without their own domain have nothing to publish (exit 0).
     """
-    from mailfleet.cli.tenant_cmd import _load_one, format_table
+    from mailfleet.cli.tenant_cmd import _load_one, format_table, stack_for_tenant
     from mailfleet.desired.build import build_tenant
-    from mailfleet.errors import InvalidData, Problem
-    from mailfleet.loader import load_stack
-    from mailfleet.model.stack import discover_stacks
     from mailfleet.records.publish import CustomerRecords
 
     s = settings(ctx)
     tenant, path = _load_one(s.tenants_dir, slug)
-    stack = None
-    for name in discover_stacks(s.stacks_dir):
-        cfg = load_stack(s.stacks_dir, name)
-        if cfg.region == tenant.region:
-            stack = cfg
-            break
-    if stack is None:
-        raise InvalidData(
-            problems=[
-                Problem(
-                    str(path), "region", f"no stack file in {s.stacks_dir} serves region {tenant.region!r}"
-                )
-            ]
-        )
+    stack = stack_for_tenant(s.stacks_dir, tenant, path)
     state = build_tenant(tenant, stack)
     view = CustomerRecords.from_state(state, stack.name, [*tenant.dmarc.rua, *tenant.dmarc.ruf])
     if fmt is RecordsFormat.json:

@@ -189,6 +189,33 @@ def stack_for(project: Project, region: str) -> StackConfig | None:
     return None
 
 
+def stack_for_tenant(stacks_dir: Path, tenant: Tenant, where: Path) -> StackConfig:
+    """The stack that declares the tenant's DNS records now (its region's stack; during a
+    migration, the stack the records have moved to). Loads only the stack files."""
+    from mailfleet.desired.build import stack_declaration
+    from mailfleet.errors import InvalidData, Problem
+    from mailfleet.loader import load_stack
+    from mailfleet.model.stack import discover_stacks
+
+    home: StackConfig | None = None
+    for name in discover_stacks(stacks_dir):
+        cfg = load_stack(stacks_dir, name)
+        decl = stack_declaration(tenant, cfg)
+        if decl is not None and decl.records:
+            return cfg
+        if home is None and cfg.region == tenant.region:
+            home = cfg
+    if home is None:
+        raise InvalidData(
+            problems=[
+                Problem(
+                    str(where), "region", f"no stack file in {stacks_dir} serves region {tenant.region!r}"
+                )
+            ]
+        )
+    return home
+
+
 def conflicts_with_others(tenant: Tenant, project: Project, path: Path) -> list[Problem]:
     """Cross-tenant problems of a new ``tenant``: slug and every domain unique in both regions."""
     from mailfleet.desired.build import build_tenant
@@ -581,7 +608,6 @@ def remove(
     from mailfleet.desired.build import build_tenant
     from mailfleet.errors import InvalidData, Problem
     from mailfleet.fsutil import atomic_remove, locked
-    from mailfleet.project import Project
 
     s = settings(ctx)
     path = slug_path(s.tenants_dir, slug)

@@ -165,3 +165,34 @@ def test_bind_snippet_served_by_knot(proj, tmp_path) -> None:
                 assert answer == record["value"] + "."
     finally:
         server.stop()
+
+
+def test_records_follow_a_migration_to_the_stack_that_declares_them(proj) -> None:
+    from mailfleet.loader import load_tenant_file
+    from mailfleet.model.migration import STEP_NAMES
+
+    path = proj.tenants / "fjordbank.yaml"
+    original = path.read_text()
+    step = "{started_at: '2026-11-24T01:00:00+00:00', done_at: '2026-11-24T01:00:05+00:00'}"
+    head = (
+        "migration:\n  from: eu\n  to: us\n  started_at: '2026-11-24T01:00:00+00:00'\n"
+        "  platform_domain: fjordbank.mail.example.eu\n  platform_zone_id: Z04EXAMPLEEU0001\n"
+        "  original_ttl: 3600\n  steps:\n"
+    )
+    expected: dict[int, str] = {}
+    for n in range(1, len(STEP_NAMES)):
+        path.write_text(original + head + "".join(f"    {name}: {step}\n" for name in STEP_NAMES[:n]))
+        tenant, problems = load_tenant_file(path)
+        assert problems == [] and tenant is not None and tenant.migration is not None
+        target_has_records = (tenant.migration.declaration("us", "eu") or _NONE).records
+        expected[n] = "us" if target_has_records else "eu"
+    flip = min(n for n, stack in expected.items() if stack == "us")
+    assert expected[1] == "eu" and flip > 1  # the move covers both sides
+    for n in sorted({1, flip - 1, flip, len(STEP_NAMES) - 1}):
+        path.write_text(original + head + "".join(f"    {name}: {step}\n" for name in STEP_NAMES[:n]))
+        data = json.loads(proj.run("records", "fjordbank", "-f", "json").stdout)
+        assert data["stack"] == expected[n], (n, STEP_NAMES[:n])
+
+
+class _NONE:
+    records = False
