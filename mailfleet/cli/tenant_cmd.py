@@ -613,12 +613,7 @@ def remove(
     path = slug_path(s.tenants_dir, slug)
     _refuse_migrating(path, slug)
     tenant, path = _load_one(s.tenants_dir, slug)
-    project = Project.load(s.tenants_dir, s.stacks_dir, strict=False)
-    stack = stack_for(project, tenant.region)
-    if stack is None:
-        raise InvalidData(
-            problems=[Problem(str(path), "region", f"no stack serves region {tenant.region!r}")]
-        )
+    stack = stack_for_tenant(s.stacks_dir, tenant, path)
     state = build_tenant(tenant, stack)
     out("\n".join(deletion_lines(state, stack)))
     if not yes:
