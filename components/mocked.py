@@ -26,7 +26,7 @@ from typing import Any
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.config import set_all_config
-from pulumi.runtime.settings import ROOT
+from pulumi.runtime.settings import ROOT, SETTINGS
 from pulumi.runtime.stack import run_in_stack
 
 DOMAIN_TYPE = "mailgun:index/domain:Domain"
@@ -95,7 +95,7 @@ class MailfleetMocks(pulumi_mocks.Mocks):
             self.existing[name] = (selector, bits)
         return f"{args.name}-id", outputs
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], None]:
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         if args.token == GET_DOMAIN_TOKEN:
             name = args.args["name"]
             if name not in self.existing:
@@ -106,8 +106,8 @@ class MailfleetMocks(pulumi_mocks.Mocks):
                 "name": name,
                 "region": args.args.get("region") or "us",
                 "sendingRecordsSets": sending_records(name, selector, bits),
-            }, None
-        return {}, None
+            }, []
+        return {}, []
 
 
 @dataclass
@@ -232,6 +232,7 @@ def run_program(
     monitor = RecordingMonitor(mocks or MailfleetMocks(), record=record)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    _forget_previous_run()
     try:
         set_all_config(pulumi_config(config or {}), secret_keys or [])
         pulumi_mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor)
@@ -240,7 +241,14 @@ def run_program(
         ROOT.set(None)
         loop.run_until_complete(run_in_stack(program))
     finally:
-        ROOT.set(None)
+        _forget_previous_run()
         loop.close()
         asyncio.set_event_loop(None)
     return monitor
+
+
+def _forget_previous_run() -> None:
+    """Drop what a (failed) earlier run left in the SDK's globals: tasks of a closed loop."""
+    ROOT.set(None)
+    SETTINGS.rpc_manager.clear()
+    SETTINGS.outputs.clear()
