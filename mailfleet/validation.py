@@ -45,13 +45,17 @@ class Report:
     def summary(self, problems: list[Problem]) -> str:
         """``N problems in M files; ...`` for ``problems``, or the OK summary when empty."""
         count = len(problems)
-        checked = f"{self.tenant_files} tenant files, {self.stack_files} stack files checked"
+        checked = (
+            f"{self.tenant_files} tenant file{'s' * (self.tenant_files != 1)}, "
+            f"{self.stack_files} stack file{'s' * (self.stack_files != 1)} checked"
+        )
         if count:
             files = self.files_with_problems(problems)
             return f"{count} problem{'s' * (count != 1)} in {files} file{'s' * (files != 1)}; {checked}"
         regions = ", ".join(f"{r} {n}" for r, n in sorted(self.by_region.items()))
         warn = f", {len(self.warnings)} warning{'s' * (len(self.warnings) != 1)}" if self.warnings else ""
-        return f"{sum(self.by_region.values())} tenants ({regions or 'none'}); {checked}{warn}"
+        total = sum(self.by_region.values())
+        return f"{total} tenant{'s' * (total != 1)} ({regions or 'none'}); {checked}{warn}"
 
     def as_dict(self, ok: bool) -> dict[str, Any]:
         def rows(items: list[Problem]) -> list[dict[str, str]]:

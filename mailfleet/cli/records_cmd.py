@@ -18,7 +18,7 @@ class RecordsFormat(StrEnum):
 
 def records(
     ctx: typer.Context,
-    slug: Annotated[str, typer.Argument(help="Tenant slug.")],
+    slug: Annotated[str, typer.Argument(metavar="SLUG", help="Tenant slug.")],
     fmt: Annotated[
         RecordsFormat, typer.Option("--format", "-f", help="table, bind (zone-file snippet) or json.")
     ] = RecordsFormat.table,

@@ -343,23 +343,39 @@ def format_table(header: tuple[str, ...], rows: list[tuple[str, ...]], indent: s
 @tenant_app.command("add")
 def add(
     ctx: typer.Context,
-    slug: Annotated[str, typer.Argument(help="Tenant id: lowercase a-z, 0-9 and '-', 1-40 characters.")],
+    slug: Annotated[
+        str, typer.Argument(metavar="SLUG", help="Tenant id: lowercase a-z, 0-9 and '-', 1-40 characters.")
+    ],
     region: Annotated[RegionChoice, typer.Option("--region", "-r", help="Region stack of the tenant.")],
-    name: Annotated[str | None, typer.Option("--name", help="Display name (default: the slug).")] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", metavar="TEXT", help="Display name (default: the slug).")
+    ] = None,
     mailbox: Annotated[
         list[str] | None,
-        typer.Option("--mailbox", "-m", help="Mailbox on the platform domain; repeat for more (required)."),
+        typer.Option(
+            "--mailbox",
+            "-m",
+            metavar="NAME",
+            help="Mailbox on the platform domain; repeat for more (required).",
+        ),
     ] = None,
     sender_domain: Annotated[
-        str | None, typer.Option("--sender-domain", help="The customer's own sending domain (way 2).")
+        str | None,
+        typer.Option("--sender-domain", metavar="DOMAIN", help="The customer's own sending domain (way 2)."),
     ] = None,
     dns: Annotated[
         str | None,
-        typer.Option("--dns", help="Where the sender domain's DNS is: cloudflare:ZONE|route53:ZONE|manual."),
+        typer.Option(
+            "--dns",
+            metavar="HOST",
+            help="Where the sender domain's DNS is: cloudflare:ZONE|route53:ZONE|manual.",
+        ),
     ] = None,
     spf_include: Annotated[
         list[str] | None,
-        typer.Option("--spf-include", help="Another sender in the domain's SPF record; repeatable."),
+        typer.Option(
+            "--spf-include", metavar="DOMAIN", help="Another sender in the domain's SPF record; repeatable."
+        ),
     ] = None,
     spf_all: Annotated[SpfAll | None, typer.Option("--spf-all", help="SPF 'all' term.")] = None,
     dmarc_policy: Annotated[
@@ -367,17 +383,21 @@ def add(
     ] = None,
     dmarc_rua: Annotated[
         list[str] | None,
-        typer.Option("--dmarc-rua", help="DMARC aggregate report mailto: URI; repeatable."),
+        typer.Option("--dmarc-rua", metavar="URI", help="DMARC aggregate report mailto: URI; repeatable."),
     ] = None,
     dmarc_ruf: Annotated[
         list[str] | None,
-        typer.Option("--dmarc-ruf", help="DMARC failure report mailto: URI; repeatable."),
+        typer.Option("--dmarc-ruf", metavar="URI", help="DMARC failure report mailto: URI; repeatable."),
     ] = None,
     dkim_selector: Annotated[
-        str | None, typer.Option("--dkim-selector", help="DKIM selector, one label (default mailfleet).")
+        str | None,
+        typer.Option(
+            "--dkim-selector", metavar="LABEL", help="DKIM selector, one label (default mailfleet)."
+        ),
     ] = None,
     dkim_bits: Annotated[
-        int | None, typer.Option("--dkim-bits", help="DKIM key size: 1024 or 2048 (default 2048).")
+        int | None,
+        typer.Option("--dkim-bits", metavar="BITS", help="DKIM key size: 1024 or 2048 (default 2048)."),
     ] = None,
     tracking: Annotated[
         bool | None,
@@ -391,10 +411,11 @@ def add(
         typer.Option("--outbound-marketing", help="How Marketing mail leaves (default mailgun)."),
     ] = None,
     smtp_host: Annotated[
-        str | None, typer.Option("--smtp-host", help="The customer's SMTP server (with smtp outbound).")
+        str | None,
+        typer.Option("--smtp-host", metavar="HOST", help="The customer's SMTP server (with smtp outbound)."),
     ] = None,
     smtp_port: Annotated[
-        int | None, typer.Option("--smtp-port", help="Its port, 1-65535 (default 587).")
+        int | None, typer.Option("--smtp-port", metavar="PORT", help="Its port, 1-65535 (default 587).")
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Validate and show the file and records; write nothing.")
@@ -545,7 +566,7 @@ def _load_one(tenants_dir: Path, slug: str) -> tuple[Tenant, Path]:
 @tenant_app.command("show")
 def show(
     ctx: typer.Context,
-    slug: Annotated[str, typer.Argument(help="Tenant slug.")],
+    slug: Annotated[str, typer.Argument(metavar="SLUG", help="Tenant slug.")],
     fmt: Annotated[ShowFormat, typer.Option("--format", "-f", help="Output format.")] = ShowFormat.yaml,
 ) -> None:
     """Show one tenant with every default filled in (YAML, or JSON: {"file": ..., "tenant": {...}})."""
@@ -596,7 +617,7 @@ def deletion_lines(state: TenantState, stack: StackConfig) -> list[str]:
 @tenant_app.command("remove")
 def remove(
     ctx: typer.Context,
-    slug: Annotated[str, typer.Argument(help="Tenant slug.")],
+    slug: Annotated[str, typer.Argument(metavar="SLUG", help="Tenant slug.")],
     yes: Annotated[bool, typer.Option("--yes", help="Really delete the tenant file.")] = False,
 ) -> None:
     """Remove tenants/SLUG.yaml; the next `pulumi up` deletes the tenant's Mailgun and DNS setup.

@@ -21,6 +21,7 @@ def validate(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
+            metavar="PATH",
             help="Tenant files, tenant directories or Pulumi.<stack>.yaml files "
             "(default: every tenant file and every stack file).",
             show_default=False,

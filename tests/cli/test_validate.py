@@ -51,7 +51,7 @@ def test_conflict_between_regions_is_found_from_either_file(proj) -> None:
     # Given only an unrelated valid file, the problem is out of scope.
     other = proj.run("validate", "tenants/acme.yaml")
     assert other.returncode == 0, other.stderr
-    assert other.stdout.startswith("OK: 1 tenants (eu 1)")
+    assert other.stdout.startswith("OK: 1 tenant (eu 1); 1 tenant file, 0 stack files checked")
 
 
 def test_paths_stack_files_and_missing_path(proj) -> None:
