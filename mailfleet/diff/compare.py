@@ -14,6 +14,7 @@ a Mailgun domain. A row is destructive (``Change.reasons`` not empty) when:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -54,7 +55,12 @@ def describe(item: Any) -> tuple[str, str, str, str, int | None, dict[str, str],
     if isinstance(item, DnsRecord):
         value = FROM_MAILGUN if item.from_mailgun else "\n".join(item.values)
         where = f"{item.provider} {'our zone' if item.ours else item.zone}"
-        fields = {VALUE: value, "provider": item.provider, "zone_id": str(item.zone_id or "")}
+        fields = {
+            VALUE: value,
+            "provider": item.provider,
+            "zone": item.zone,
+            "zone_id": str(item.zone_id or ""),
+        }
         return ("dns", item.name, item.type, where, item.ttl, fields, value.split("\n"))
     if isinstance(item, MailgunDomain):
         fields = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in item.as_dict().items()}
@@ -102,6 +108,7 @@ def describe(item: Any) -> tuple[str, str, str, str, int | None, dict[str, str],
             "sending_domain": item.sending_domain,
             "egress_ips_to_allow": ", ".join(item.egress_ips),
             "secret_parameter": item.secret_parameter or "",
+            "aws_region": item.aws_region,
         }
         summary = [f"service={fields['service']} marketing={fields['marketing']}"]
         summary.append(f"sending_domain={item.sending_domain}")
@@ -169,6 +176,12 @@ class _Comparer:
         changed.sort(key=lambda f: order.index(f) if f in order else len(order))
         if ttl_a != ttl_b:
             changed.append("ttl")
+        if not changed:
+            # A difference no display field covers: name the dataclass fields that differ.
+            for f in dataclasses.fields(a):
+                if getattr(a, f.name) != getattr(b, f.name):
+                    changed.append(f.name)
+                    fa[f.name], fb[f.name] = str(getattr(a, f.name)), str(getattr(b, f.name))
         shown = [f for f in changed if f != "ttl"]
         row = Change(
             stack,

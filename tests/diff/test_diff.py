@@ -250,3 +250,16 @@ def test_stack_file_change_touches_every_tenant_of_that_stack(repo: Repo) -> Non
     us_plan = next(s for s in plan["stacks"] if s["stack"] == "us")
     records = {f"dns:{r['name']}:{r['type']}" for t in us_plan["tenants"] for r in t["dns_records"]}
     assert {r["key"] for r in us} == records
+
+
+def test_stack_aws_region_change_moves_every_outbound_parameter(repo: Repo) -> None:
+    stack = repo.root / "Pulumi.eu.yaml"
+    stack.write_text(stack.read_text().replace("aws:region: eu-central-1", "aws:region: eu-west-1"))
+    repo.commit("eu parameters to eu-west-1")
+    eu = rows_of(repo.diff_json("--base", "HEAD~1", "--head", "HEAD"), "eu")
+    plan = repo.plan()
+    slugs = {t["slug"] for s in plan["stacks"] if s["stack"] == "eu" for t in s["tenants"]}
+    assert {r["key"] for r in eu} == {f"outbound:/mailfleet/{slug}/outbound" for slug in slugs}
+    for r in eu:
+        assert (r["op"], r["fields"], r["where"]) == ("update", ["aws_region"], "ssm eu-west-1")
+        assert (r["old"], r["new"]) == (["aws_region=eu-central-1"], ["aws_region=eu-west-1"])
