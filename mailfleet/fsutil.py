@@ -33,7 +33,7 @@ from mailfleet.errors import MailfleetError, Problem
 log = logging.getLogger("mailfleet.fsutil")
 
 LOCK_NAME = ".mailfleet.lock"
-DEFAULT_LOCK_TIMEOUT = 60.0
+DEFAULT_LOCK_TIMEOUT = 120.0
 
 
 class LockTimeout(MailfleetError):
