@@ -216,6 +216,7 @@ def test_remove_without_yes_lists_deletions_and_keeps_file(proj) -> None:
         "DNS record       _dmarc.berlinbikes.de TXT (route53 zone of berlinbikes.de Z0BERLINBIKES01)",
         "DNS record       berlinbikes.mail.example.eu MX",
         "SSM parameter    /mailfleet/berlinbikes/outbound (eu-central-1)",
+        "SMTP credential  Mailgun SMTP login on berlinbikes.de",  # service mail goes via Mailgun
     ):
         assert expected in out, expected
 
