@@ -15,7 +15,16 @@ from mailfleet.model.stack import CONFIG_KEYS, FIELD_KEYS, StackConfig, discover
 
 REPO = Path(__file__).resolve().parents[2]
 WHERE = "Pulumi.eu.yaml"
-DELETE = object()
+
+
+class _Delete:
+    """Sentinel: remove the key. Its repr is stable, so test ids match across xdist workers."""
+
+    def __repr__(self) -> str:
+        return "DELETE"
+
+
+DELETE = _Delete()
 
 
 def eu_data() -> dict[str, Any]:

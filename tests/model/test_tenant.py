@@ -15,7 +15,16 @@ from mailfleet.model.tenant import Tenant, parse_dns_host
 from tests.model.data import CF_ZONE, R53_ZONE, problem_lines, tenant, way1, way2, way3
 
 WHERE = "tenants/acme.yaml"
-DELETE = object()
+
+
+class _Delete:
+    """Sentinel: remove the key. Its repr is stable, so test ids match across xdist workers."""
+
+    def __repr__(self) -> str:
+        return "DELETE"
+
+
+DELETE = _Delete()
 
 
 def mutate(base: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
