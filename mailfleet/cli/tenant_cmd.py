@@ -47,6 +47,11 @@ class SpfAll(StrEnum):
     hard = "-all"
 
 
+class AddFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
 class ListFormat(StrEnum):
     table = "table"
     json = "json"
@@ -329,6 +334,31 @@ def describe_new_tenant(tenant: Tenant, state: TenantState, stack: StackConfig) 
     return lines
 
 
+def added_json(
+    tenant: Tenant, state: TenantState, stack: StackConfig, path: Path, written: bool
+) -> dict[str, Any]:
+    """The ``tenant add --format json`` document (same facts as the text output)."""
+    from mailfleet.records.publish import CustomerRecords
+    from mailfleet.tenantfile import as_data
+
+    view = CustomerRecords.from_state(state, stack.name, tenant.dmarc.rua + tenant.dmarc.ruf)
+    smtp = tenant.outbound.smtp if tenant.uses_smtp else None
+    return {
+        "file": str(path),
+        "written": written,
+        "stack": stack.name,
+        "tenant": as_data(tenant, full=True),
+        "platform_addresses": list(state.forwarding_addresses),
+        "records": view.as_json() if view.domain is not None else None,
+        "allow_ips": (
+            {"smtp_host": smtp.host, "smtp_port": smtp.port, "ips": list(state.outbound.egress_ips)}
+            if smtp is not None and state.outbound is not None
+            else None
+        ),
+        "next": f"pulumi preview -s {stack.name}",
+    }
+
+
 def format_table(header: tuple[str, ...], rows: list[tuple[str, ...]], indent: str = "") -> list[str]:
     """Plain fixed-width columns (stable for any terminal width); the last column is not padded."""
     all_rows = [header, *rows]
@@ -420,6 +450,9 @@ def add(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Validate and show the file and records; write nothing.")
     ] = False,
+    fmt: Annotated[
+        AddFormat, typer.Option("--format", "-f", help="text, or json for scripts.")
+    ] = AddFormat.text,
 ) -> None:
     """Add a tenant: validate everything, write tenants/SLUG.yaml atomically, print what to do next.
 
@@ -471,12 +504,15 @@ def add(
     stack = stack_for(project, tenant.region)
     assert stack is not None
     state = build_tenant(tenant, stack)
-    if dry_run:
+    if fmt is AddFormat.json:
+        print_json(added_json(tenant, state, stack, path, written=not dry_run))
+    elif dry_run:
         out(f"# dry run: {path} would contain:")
         out(content.decode("utf-8"))
     else:
         out(f"Created {path} (tenant {slug}, region {tenant.region}, stack {stack.name}).")
-    out("\n".join(describe_new_tenant(tenant, state, stack)))
+    if fmt is AddFormat.text:
+        out("\n".join(describe_new_tenant(tenant, state, stack)))
     if dry_run:
         err("dry run: nothing written")
 

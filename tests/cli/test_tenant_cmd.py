@@ -291,3 +291,23 @@ def test_global_dirs_options_from_another_directory(proj, tmp_path) -> None:
     # Without the options, the current directory has no tenants directory.
     lost = proj.run("tenant", "add", "farther", "--region", "us", "-m", "a", cwd=elsewhere)
     assert_clean_failure(lost, 1, "tenants", "does not exist")
+
+
+def test_add_json_output(proj) -> None:
+    result = proj.run(
+        "tenant", "add", "jsonco", "--region", "us", "-m", "a", "--sender-domain", "jsonco.example.org",
+        "--outbound-service", "smtp", "--smtp-host", "smtp.jsonco.example.org", "--format", "json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["file"] == "tenants/jsonco.yaml" and data["written"] is True and data["stack"] == "us"
+    assert data["tenant"]["outbound"]["smtp"] == {"host": "smtp.jsonco.example.org", "port": 587}
+    assert data["platform_addresses"] == ["a@jsonco.mail.example.com"]
+    assert [r["purpose"] for r in data["records"]["records"]] == ["spf", "dkim", "dmarc"]
+    assert data["allow_ips"] == {
+        "smtp_host": "smtp.jsonco.example.org",
+        "smtp_port": 587,
+        "ips": ["198.51.100.20", "198.51.100.21"],
+    }
+    assert data["next"] == "pulumi preview -s us"
+    assert (proj.tenants / "jsonco.yaml").is_file()
