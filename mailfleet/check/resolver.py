@@ -179,7 +179,7 @@ class Resolver:
         *,
         timeout: float = 2.0,
         retries: int = 2,
-        concurrency: int = 256,
+        concurrency: int = 100,
     ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be > 0")
@@ -193,6 +193,7 @@ class Resolver:
         self.concurrency = concurrency
         self.stats = ResolverStats()
         self._cache: dict[tuple[str, str], asyncio.Future[Lookup]] = {}
+        self._tasks: set[asyncio.Task[Lookup]] = set()
         self._sem: asyncio.Semaphore | None = None
         self._protocol: _Protocol | None = None
         self._transport: asyncio.DatagramTransport | None = None
@@ -221,21 +222,53 @@ class Resolver:
     # -- public ----------------------------------------------------------------------------
 
     async def lookup(self, name: str, rdtype: str) -> Lookup:
-        """The (cached) answer for ``name``/``rdtype``; never raises for DNS outcomes."""
+        """The (cached) answer for ``name``/``rdtype``; never raises for DNS outcomes.
+
+        Concurrent callers of one key share one query. Callers are not cancelled in this
+        package; a cancelled caller would cancel the shared wait of the others.
+        """
         key = (name.rstrip(".").lower(), rdtype.upper())
         cached = self._cache.get(key)
         if cached is not None:
             self.stats.cache_hits += 1
-            return await asyncio.shield(cached)
+            if cached.done():
+                return cached.result()
+            return await cached
         future: asyncio.Future[Lookup] = asyncio.get_running_loop().create_future()
         self._cache[key] = future
+        return await self._fill(key, future)
+
+    def ensure(self, name: str, rdtype: str) -> asyncio.Future[Lookup]:
+        """Start the lookup in the background if needed; the shared future of its answer."""
+        key = (name.rstrip(".").lower(), rdtype.upper())
+        cached = self._cache.get(key)
+        if cached is not None:
+            self.stats.cache_hits += 1
+            return cached
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Lookup] = loop.create_future()
+        self._cache[key] = future
+        task = loop.create_task(self._fill(key, future))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return future
+
+    async def _fill(self, key: tuple[str, str], future: asyncio.Future[Lookup]) -> Lookup:
         try:
             result = await self._resolve(key[0], key[1], 0)
         except Exception as exc:  # a bug must not hang the other waiters
             result = Lookup(key[0], key[1], ERROR, detail=f"internal error: {exc}")
         self.stats.by_status[result.status] = self.stats.by_status.get(result.status, 0) + 1
-        future.set_result(result)
+        if not future.done():
+            future.set_result(result)
         return result
+
+    def peek(self, name: str, rdtype: str) -> Lookup | None:
+        """The cached answer if it is already known, without asking."""
+        cached = self._cache.get((name.rstrip(".").lower(), rdtype.upper()))
+        if cached is not None and cached.done():
+            return cached.result()
+        return None
 
     async def txt(self, name: str) -> Lookup:
         return await self.lookup(name, "TXT")
@@ -253,10 +286,6 @@ class Resolver:
 
     async def _resolve(self, name: str, rdtype: str, hops: int) -> Lookup:
         qtype = wire.TYPES[rdtype]
-        try:
-            wire.encode_name(name)
-        except (wire.WireError, UnicodeEncodeError) as exc:
-            return Lookup(name, rdtype, ERROR, detail=f"not a valid DNS name: {exc}")
         answer = await self._ask(name, qtype)
         if isinstance(answer, Lookup):
             return answer
@@ -311,11 +340,14 @@ class Resolver:
         loop = asyncio.get_running_loop()
         rdtype = wire.TYPE_NAMES[qtype]
         async with self._sem:
-            self.stats.queries += 1
             qid = random.getrandbits(16)
             while qid in protocol.pending:
                 qid = random.getrandbits(16)
-            query = wire.build_query(qid, name, qtype)
+            try:
+                query = wire.build_query(qid, name, qtype)
+            except (wire.WireError, UnicodeEncodeError) as exc:
+                return Lookup(name, rdtype, ERROR, detail=f"not a valid DNS name: {exc}")
+            self.stats.queries += 1
             future: asyncio.Future[wire.Answer] = loop.create_future()
             protocol.pending[qid] = (future, name, qtype)
             servfail: wire.Answer | None = None
@@ -327,7 +359,7 @@ class Resolver:
                     self._transport.sendto(query)
                     timer = loop.call_later(self.timeout, _expire, future)
                     try:
-                        answer = await asyncio.shield(future)
+                        answer = await future
                     except TimeoutError:
                         future = loop.create_future()
                         protocol.pending[qid] = (future, name, qtype)

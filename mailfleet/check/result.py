@@ -120,6 +120,9 @@ class TenantResult:
     records: list[RecordResult] = field(default_factory=list)
     mailgun: list[RecordResult] = field(default_factory=list)
 
+    def __repr__(self) -> str:  # short: asyncio may repr a run's result
+        return f"TenantResult({self.slug!r}, {self.status!r}, {len(self.all_results)} results)"
+
     @property
     def all_results(self) -> list[RecordResult]:
         return [*self.records, *self.mailgun]
@@ -146,6 +149,9 @@ class RunResult:
     nameserver: str = ""
     queries: int = 0
     mailgun_checked: bool = False
+
+    def __repr__(self) -> str:  # short: asyncio.run reprs its main task's result
+        return f"RunResult({len(self.tenants)} tenants, exit_code={self.exit_code})"
 
     def counts(self) -> dict[str, int]:
         counts = dict.fromkeys(STATUSES, 0)

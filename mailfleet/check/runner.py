@@ -15,14 +15,17 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from mailfleet.check import dkim, dmarc, mx, spf, tracking
 from mailfleet.check import result as res
-from mailfleet.check.mailgun_state import MailgunState, record_result
 from mailfleet.check.resolver import Resolver
 from mailfleet.desired.state import DnsRecord, StackState, TenantState
 from mailfleet.model.region import REGIONS
 from mailfleet.records import dmarc as dmarc_records
+
+if TYPE_CHECKING:
+    from mailfleet.check.mailgun_state import MailgunState
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,8 @@ class CheckRunner:
         records = await asyncio.gather(*(self.check_record(stack, tenant, rec) for rec in tenant.records))
         out = res.TenantResult(tenant.slug, stack.stack, tenant.region, list(records))
         if mailgun is not None:
+            from mailfleet.check.mailgun_state import record_result
+
             for view in await asyncio.gather(*views):
                 out.mailgun.append(record_result(tenant.slug, view, mailgun.trigger_verify))
         log.debug("tenant checked slug=%s status=%s", tenant.slug, out.status)

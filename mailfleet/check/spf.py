@@ -18,6 +18,7 @@ unknown, never guessed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -79,165 +80,243 @@ def _failed(term: str, lookup: Lookup) -> res.Finding:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Term:
+    text: str
+    kind: str  # include | a | mx | ptr | exists | redirect | all | ip | modifier | syntax
+    qualifier: str = ""
+    target: str = ""  # the name a lookup asks for ('' when none or a macro)
+
+
+@functools.lru_cache(maxsize=8192)
+def parse_terms(domain: str, record: str) -> tuple[Term, ...]:
+    """The record's terms, with each lookup's target resolved against ``domain``."""
+    out: list[Term] = []
+    for text in terms(record):
+        match = _MECHANISM.match(text)
+        if match:
+            qualifier, name, arg = match.group(1), match.group(2).lower(), match.group(3) or ""
+            spec = arg[1:].split("/", 1)[0].lower().rstrip(".") if arg.startswith(":") else ""
+            if name in ("ip4", "ip6"):
+                out.append(Term(text, "ip", qualifier))
+            elif name in ("a", "mx"):
+                out.append(Term(text, name, qualifier, spec or domain))
+            else:
+                out.append(Term(text, name, qualifier, spec))
+            continue
+        modifier = _MODIFIER.match(text)
+        if modifier:
+            if modifier.group(1).lower() == "redirect":
+                out.append(Term(text, "redirect", "", modifier.group(2).lower().rstrip(".")))
+            else:
+                out.append(Term(text, "modifier"))
+            continue
+        out.append(Term(text, "syntax"))
+    return tuple(out)
+
+
+def _redirect_applies(parsed: tuple[Term, ...]) -> bool:
+    return not any(t.kind == "all" for t in parsed)
+
+
 class SpfEvaluator:
-    """Walks SPF include/redirect trees live; DNS answers come from the run's shared cache."""
+    """Counts SPF lookups live, in two phases per record.
+
+    1. ``_prefetch`` asks (concurrently, level by level) every name the include/redirect tree
+       needs; the resolver's cache coalesces what other records already asked.
+    2. ``_tally`` walks the tree synchronously from the cache. The tally of each include or
+       redirect target is memoised for the run: Mailgun's tree is counted once.
+    """
 
     def __init__(self, resolver: Resolver) -> None:
         self.resolver = resolver
+        self._memo: dict[tuple[str, str], Tally] = {}
 
     async def evaluate(self, domain: str, record: str) -> tuple[Tally, list[tuple[str, int]]]:
         """The tally of ``record`` published at ``domain`` and the cost of each top-level term."""
-        return await self._walk(domain, record, 0, (domain.lower(),), top=True)
+        domain = domain.lower()
+        await self._prefetch(domain, record)
+        return self._tally(domain, record, (domain,), top=True)
 
-    async def _target(self, term: str, target: str, depth: int, chain: tuple[str, ...], kind: str) -> Tally:
+    async def _prefetch(self, domain: str, record: str) -> None:
+        seen = {domain}
+        frontier = [(domain, record)]
+        depth = 0
+        while frontier and depth <= MAX_DEPTH:
+            wanted: list[tuple[str, str]] = []
+            targets: list[str] = []
+            for name, rec in frontier:
+                parsed = parse_terms(name, rec)
+                for term in parsed:
+                    if not term.target or "%" in term.target:
+                        continue
+                    if term.kind in ("include", "redirect"):
+                        if term.kind == "redirect" and not _redirect_applies(parsed):
+                            continue
+                        if term.target in seen or (term.kind, term.target) in self._memo:
+                            continue
+                        seen.add(term.target)
+                        wanted.append((term.target, "TXT"))
+                        targets.append(term.target)
+                    elif term.kind in ("a", "exists"):
+                        wanted.append((term.target, "A"))
+                    elif term.kind == "mx":
+                        wanted.append((term.target, "MX"))
+            pending = [f for f in (self.resolver.ensure(n, t) for n, t in wanted) if not f.done()]
+            if pending:
+                await asyncio.wait(pending)
+            frontier = []
+            for target in targets:
+                lookup = self.resolver.peek(target, "TXT")
+                if lookup is not None and lookup.ok:
+                    records = spf_records(lookup.values)
+                    if len(records) == 1:
+                        frontier.append((target, records[0]))
+            depth += 1
+
+    def _lookup(self, name: str, rdtype: str) -> Lookup:
+        found = self.resolver.peek(name, rdtype)
+        if found is None:  # not prefetched: deeper than MAX_DEPTH
+            return Lookup(name, rdtype, "error", detail="not resolved (include tree too deep)")
+        return found
+
+    def _target(self, term: Term, depth: int, chain: tuple[str, ...]) -> Tally:
         """An include or redirect target: one SPF record, walked; else a permerror."""
+        key = (term.kind, term.target)
+        memo = self._memo.get(key)
+        if memo is not None:
+            return memo
+        label = f"{term.kind}:{term.target}" if term.kind == "include" else f"redirect={term.target}"
         tally = Tally()
+        target = term.target
         if target in chain:
             tally.findings.append(
                 res.Finding(
-                    res.SEV_ERROR, "spf-loop", f"{term}: include loop through {target}", "RFC 7208 §4.6.4"
+                    res.SEV_ERROR, "spf-loop", f"{label}: include loop through {target}", "RFC 7208 §4.6.4"
                 )
             )
             return tally
         if "%" in target:
             return tally  # macro: cannot be expanded without a client
-        lookup = await self.resolver.txt(target)
-        section = "RFC 7208 §5.2" if kind == "include" else "RFC 7208 §6.1"
+        section = "RFC 7208 §5.2" if term.kind == "include" else "RFC 7208 §6.1"
+        lookup = self._lookup(target, "TXT")
         if lookup.failed:
-            tally.findings.append(_failed(term, lookup))
-            return tally
-        records = spf_records(lookup.values) if lookup.ok else []
-        if lookup.missing:
-            tally.voids += 1
-            tally.void_terms.append(term)
-        if not records:
-            why = (
-                f"{lookup.describe()}, a void lookup"
-                if lookup.missing
-                else f"{target} has TXT records but none is v=spf1"
-            )
-            tally.findings.append(
-                res.Finding(
-                    res.SEV_ERROR,
-                    "spf-include-none",
-                    f"{term}: {why}; check_host() returns permerror for the whole record",
-                    section,
+            tally.findings.append(_failed(label, lookup))
+        else:
+            records = spf_records(lookup.values) if lookup.ok else []
+            if lookup.missing:
+                tally.voids += 1
+                tally.void_terms.append(label)
+            if not records:
+                why = (
+                    f"{lookup.describe()}, a void lookup"
+                    if lookup.missing
+                    else f"{target} has TXT records but none is v=spf1"
                 )
-            )
-            return tally
-        if len(records) > 1:
-            tally.findings.append(
-                res.Finding(
-                    res.SEV_ERROR,
-                    "spf-include-multiple",
-                    f"{term}: {target} publishes {len(records)} SPF records (permerror)",
-                    "RFC 7208 §4.5",
+                tally.findings.append(
+                    res.Finding(
+                        res.SEV_ERROR,
+                        "spf-include-none",
+                        f"{label}: {why}; check_host() returns permerror for the whole record",
+                        section,
+                    )
                 )
-            )
-            return tally
-        if depth + 1 > MAX_DEPTH:
-            tally.findings.append(
-                res.Finding(res.SEV_ERROR, "spf-too-deep", f"{term}: includes nested deeper than {MAX_DEPTH}")
-            )
-            return tally
-        sub, _ = await self._walk(target, records[0], depth + 1, (*chain, target), top=False)
-        tally.add(sub)
+            elif len(records) > 1:
+                tally.findings.append(
+                    res.Finding(
+                        res.SEV_ERROR,
+                        "spf-include-multiple",
+                        f"{label}: {target} publishes {len(records)} SPF records (permerror)",
+                        "RFC 7208 §4.5",
+                    )
+                )
+            elif depth + 1 > MAX_DEPTH:
+                tally.findings.append(
+                    res.Finding(
+                        res.SEV_ERROR, "spf-too-deep", f"{label}: includes nested deeper than {MAX_DEPTH}"
+                    )
+                )
+            else:
+                sub, _ = self._tally(target, records[0], (*chain, target), top=False, depth=depth + 1)
+                tally.add(sub)
+        if not any(f.code == "spf-loop" for f in tally.findings):
+            self._memo[key] = tally
         return tally
 
-    async def _address(self, term: str, name: str, rdtype: str) -> Tally:
+    def _address(self, term: Term) -> Tally:
         """An ``a``/``mx``/``exists`` lookup: only its void-ness matters for the limits."""
         tally = Tally()
-        if "%" in name:
+        if not term.target or "%" in term.target:
             return tally
-        lookup = await self.resolver.lookup(name, rdtype)
+        lookup = self._lookup(term.target, "MX" if term.kind == "mx" else "A")
         if lookup.failed:
-            tally.findings.append(_failed(term, lookup))
+            tally.findings.append(_failed(term.text, lookup))
         elif lookup.missing:
             tally.voids += 1
-            tally.void_terms.append(term)
+            tally.void_terms.append(term.text)
         return tally
 
-    async def _walk(
-        self, domain: str, record: str, depth: int, chain: tuple[str, ...], *, top: bool
+    def _tally(
+        self, domain: str, record: str, chain: tuple[str, ...], *, top: bool, depth: int = 0
     ) -> tuple[Tally, list[tuple[str, int]]]:
         tally = Tally()
-        jobs: list[tuple[str, asyncio.Future[Tally] | None]] = []
-        has_all = False
-        redirect: str | None = None
-        loop = asyncio.get_running_loop()
-        for term in terms(record):
-            match = _MECHANISM.match(term)
-            if match:
-                qualifier, name, arg = match.group(1), match.group(2).lower(), match.group(3) or ""
-                spec = arg[1:].split("/", 1)[0].lower() if arg.startswith(":") else ""
-                if name == "all":
-                    has_all = True
-                    if top and qualifier in ("+", "?"):
-                        tally.findings.append(
-                            res.Finding(
-                                res.SEV_WARNING,
-                                "spf-weak-all",
-                                f"'{term}' {'lets anyone send' if qualifier == '+' else 'asserts nothing'}"
-                                " for this domain",
-                                "RFC 7208 §5.1",
-                            )
-                        )
-                    continue
-                if name not in LOOKUP_MECHANISMS:
-                    continue
-                job: asyncio.Future[Tally] | None = None
-                if name == "include":
-                    if not spec:
-                        tally.findings.append(
-                            res.Finding(
-                                res.SEV_ERROR, "spf-syntax", f"'{term}' has no domain", "RFC 7208 §5.2"
-                            )
-                        )
-                        continue
-                    tally.includes.add(spec)
-                    job = loop.create_task(self._target(term, spec, depth, chain, "include"))
-                elif name == "a":
-                    job = loop.create_task(self._address(term, spec or domain, "A"))
-                elif name == "mx":
-                    job = loop.create_task(self._address(term, spec or domain, "MX"))
-                elif name == "exists":
-                    job = loop.create_task(self._address(term, spec, "A")) if spec else None
-                elif name == "ptr":
+        costs: list[tuple[str, int]] = []
+        parsed = parse_terms(domain, record)
+        for term in parsed:
+            kind = term.kind
+            if kind == "all":
+                if top and term.qualifier in ("+", "?"):
                     tally.findings.append(
                         res.Finding(
-                            res.SEV_ERROR,
-                            "spf-ptr",
-                            f"'{term}' at {domain}: the ptr mechanism should not be used (slow, unreliable)",
-                            "RFC 7208 §5.5",
+                            res.SEV_WARNING,
+                            "spf-weak-all",
+                            f"'{term.text}' {'lets anyone send' if term.qualifier == '+' else 'asserts nothing'}"
+                            " for this domain",
+                            "RFC 7208 §5.1",
                         )
                     )
-                jobs.append((term, job))
                 continue
-            modifier = _MODIFIER.match(term)
-            if modifier:
-                if modifier.group(1).lower() == "redirect":
-                    redirect = modifier.group(2).lower()
+            if kind == "syntax":
+                tally.findings.append(
+                    res.Finding(
+                        res.SEV_ERROR,
+                        "spf-syntax",
+                        f"unknown term '{term.text}' at {domain}",
+                        "RFC 7208 §4.6",
+                    )
+                )
                 continue
-            tally.findings.append(
-                res.Finding(
-                    res.SEV_ERROR, "spf-syntax", f"unknown term '{term}' at {domain}", "RFC 7208 §4.6"
+            if kind not in (*LOOKUP_MECHANISMS, "redirect"):
+                continue
+            if kind == "redirect" and not _redirect_applies(parsed):
+                continue
+            sub = Tally()
+            if kind == "include":
+                if not term.target:
+                    tally.findings.append(
+                        res.Finding(
+                            res.SEV_ERROR, "spf-syntax", f"'{term.text}' has no domain", "RFC 7208 §5.2"
+                        )
+                    )
+                    continue
+                tally.includes.add(term.target)
+                sub = self._target(term, depth, chain)
+            elif kind == "redirect":
+                sub = self._target(term, depth, chain)
+            elif kind in ("a", "mx", "exists"):
+                sub = self._address(term)
+            elif kind == "ptr":
+                tally.findings.append(
+                    res.Finding(
+                        res.SEV_ERROR,
+                        "spf-ptr",
+                        f"'{term.text}' at {domain}: the ptr mechanism should not be used (slow, unreliable)",
+                        "RFC 7208 §5.5",
+                    )
                 )
-            )
-        if redirect and not has_all:
-            jobs.append(
-                (
-                    f"redirect={redirect}",
-                    loop.create_task(self._target("redirect", redirect, depth, chain, "redirect")),
-                )
-            )
-        costs: list[tuple[str, int]] = []
-        results = await asyncio.gather(*(j for _, j in jobs if j is not None))
-        it = iter(results)
-        for term, job in jobs:
-            sub = next(it) if job is not None else Tally()
             tally.lookups += 1
             tally.add(sub)
-            costs.append((term, 1 + sub.lookups))
+            costs.append((term.text, 1 + sub.lookups))
         return tally, costs
 
 

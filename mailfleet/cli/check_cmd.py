@@ -57,7 +57,7 @@ def check(
     ] = 2,
     concurrency: Annotated[
         int, typer.Option("--concurrency", min=1, max=4096, help="DNS queries in flight at most.")
-    ] = 256,
+    ] = 100,
     fmt: Annotated[TableJson, typer.Option("--format", "-f", help="Output format.")] = TableJson.table,
     dkim_keys: Annotated[
         Path | None,
