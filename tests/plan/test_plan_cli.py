@@ -397,3 +397,46 @@ def test_plan_never_imports_pulumi_in_process(project_dir: Path, tmp_path: Path)
     modules = json.loads(report.read_text())
     assert "mailfleet.plan.outputs" in modules and "mailfleet.desired.build" in modules
     assert [m for m in modules if m == "pulumi" or m.startswith(("pulumi.", "pulumi_", "components"))] == []
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "json"])
+def test_unwritable_stdout_is_one_line_not_a_traceback(project_dir: Path, fmt: str) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full")
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "mailfleet", "plan", "--format", fmt],
+            cwd=project_dir,
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "COLUMNS": "200"},
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == ["cannot write the plan to stdout: No space left on device"]
+
+
+def test_reader_going_away_is_quiet(tmp_path: Path) -> None:
+    # Enough tenants that the JSON is far bigger than a pipe buffer.
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        from gen import generate
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    generate(tmp_path / "tenants", 300)
+    for name in ("Pulumi.eu.yaml", "Pulumi.us.yaml"):
+        (tmp_path / name).write_bytes((REPO / name).read_bytes())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mailfleet", "plan", "--format", "json"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(20).startswith(b'{\n  "format"')
+    proc.stdout.close()  # like `mailfleet plan -f json | head -c 20`
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) != 0
+    assert "Traceback" not in stderr
