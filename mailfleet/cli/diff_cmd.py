@@ -19,12 +19,20 @@ def diff(
     ctx: typer.Context,
     base: Annotated[
         str,
-        typer.Option("--base", help="Git revision to compare from (e.g. origin/main).", show_default=False),
+        typer.Option(
+            "--base",
+            metavar="REV",
+            help="Git revision to compare from (e.g. origin/main).",
+            show_default=False,
+        ),
     ],
     head: Annotated[
         str | None,
         typer.Option(
-            "--head", help="Git revision to compare to (default: the working tree).", show_default=False
+            "--head",
+            metavar="REV",
+            help="Git revision to compare to (default: the working tree).",
+            show_default=False,
         ),
     ] = None,
     stack: Annotated[
@@ -41,6 +49,7 @@ def diff(
         Path | None,
         typer.Option(
             "--output-dir",
+            metavar="DIR",
             help="With --format markdown: write one file per PR comment and comments.json there.",
         ),
     ] = None,

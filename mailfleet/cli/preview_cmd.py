@@ -19,11 +19,19 @@ class FailOn(StrEnum):
 
 def preview_report(
     file: Annotated[
-        str, typer.Argument(help="The output of `pulumi preview --json` ('-' reads standard input).")
+        str,
+        typer.Argument(
+            metavar="FILE", help="The output of `pulumi preview --json` ('-' reads standard input)."
+        ),
     ],
     stack: Annotated[
         str | None,
-        typer.Option("--stack", "-s", help="Stack name for the heading and marker (default: from the URNs)."),
+        typer.Option(
+            "--stack",
+            "-s",
+            metavar="NAME",
+            help="Stack name for the heading and marker (default: from the URNs).",
+        ),
     ] = None,
     fmt: Annotated[
         TableMarkdownJson, typer.Option("--format", "-f", help="Output format.")
@@ -36,6 +44,7 @@ def preview_report(
         Path | None,
         typer.Option(
             "--output-dir",
+            metavar="DIR",
             help="With --format markdown: write one file per PR comment and comments.json there.",
         ),
     ] = None,
