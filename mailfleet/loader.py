@@ -147,7 +147,10 @@ def tenant_paths(tenants_dir: Path) -> list[Path]:
             problems=[Problem(str(tenants_dir), "", "tenants directory does not exist")]
         ) from None
     with entries:
-        names = sorted(e.name for e in entries if e.name.endswith(".yaml") and e.is_file())
+        files = [e.name for e in entries if e.is_file()]
+    names = sorted(n for n in files if n.endswith(".yaml"))
+    for ignored in sorted(n for n in files if n.endswith(".yml")):
+        log.warning("ignored tenant file: path=%s reason='tenant files end in .yaml'", tenants_dir / ignored)
     return [tenants_dir / n for n in names]
 
 

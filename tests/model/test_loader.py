@@ -188,3 +188,14 @@ def test_yaml_11_booleans_do_not_sneak_into_strings(tmp_path: Path) -> None:
 def test_helper_data_round_trips_through_yaml(tmp_path: Path) -> None:
     path = write(tmp_path, "acme.yaml", yaml.safe_dump(way1()))
     assert problems_of(path) == []
+
+
+def test_yml_files_are_ignored_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    write(tmp_path, "acme.yaml", VALID.format(slug="acme"))
+    write(tmp_path, "typo.yml", VALID.format(slug="typo"))
+    with caplog.at_level("WARNING", logger="mailfleet.loader"):
+        loaded = load_tenants(tmp_path)
+    assert list(loaded.tenants) == ["acme"]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"ignored tenant file: path={tmp_path / 'typo.yml'} reason='tenant files end in .yaml'"
+    ]
