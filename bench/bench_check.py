@@ -280,6 +280,17 @@ def run() -> list[Result]:
                         bits = next(d.dkim_key_size for d in tenant.domains if d.name == rec.mailgun_domain)
                         keys[rec.name] = pool[bits][len(keys) % len(pool[bits])]
         zones = ModelZones()
+        # serve every report destination (rua=mailto:dmarc@tenantN.example.com) so that the
+        # RFC 7489 §7.1 authorisations the model implies can be published there
+        for state in states:
+            for tenant in state.tenants:
+                for rec in tenant.records:
+                    if rec.purpose == "dmarc":
+                        for part in rec.values[0].split(";"):
+                            key, _, val = part.strip().partition("=")
+                            if key in ("rua", "ruf"):
+                                for uri in val.split(","):
+                                    zones.zones.setdefault(uri.split("@", 1)[1].split("!", 1)[0], [])
         zones.add_states(states, keys)
         faults = _mutate(zones, states)
         as_root = os.geteuid() == 0

@@ -3,8 +3,9 @@
 Rules:
 - exactly one record starting with ``v=DMARC1`` at ``_dmarc.<domain>`` (§6.6.3: records not
   starting with it are discarded; several records mean no policy at all);
-- ``p`` present, right after ``v`` (§6.3, §6.4) and one of none/quarantine/reject; ``sp``,
-  ``adkim``, ``aspf``, ``pct`` valid when present;
+- ``p`` present (§6.3) and one of none/quarantine/reject; ``sp``, ``adkim``, ``aspf``,
+  ``pct`` valid when present; ``p`` not right after ``v`` is a warning (RFC 7489 §6.4's grammar
+  wants it there, DMARCbis does not);
 - ``rua``/``ruf`` are ``mailto:`` URIs (§6.2, and the only scheme receivers act on);
 - a report destination in another organisational domain (§3.2, Public Suffix List)
   publishes ``<domain>._report._dmarc.<destination>`` TXT ``v=DMARC1`` (§7.1), checked live;
@@ -138,7 +139,10 @@ async def check(
         elif len(tags) < 2 or tags[1][0] != "p":
             findings.append(
                 res.Finding(
-                    res.SEV_ERROR, "dmarc-policy-second", "p= must directly follow v=DMARC1", "RFC 7489 §6.4"
+                    res.SEV_WARNING,
+                    "dmarc-policy-second",
+                    "p= does not directly follow v=DMARC1 (RFC 7489's grammar; DMARCbis allows any order)",
+                    "RFC 7489 §6.4",
                 )
             )
         if policy.lower() == "none":

@@ -100,6 +100,34 @@ SPF_CHAIN = {
     "d6.spfchain.net": "v=spf1 ip4:192.0.2.6 ~all",
 }
 
+# Lint cases served under spfchain.net (tests/check/test_lint.py).
+LINT_CASES = [
+    ("ptr.spfchain.net", "v=spf1 ptr include:mailgun.org ~all"),
+    (
+        "voids.spfchain.net",
+        "v=spf1 a:x1.spfchain.net a:x2.spfchain.net mx:x3.spfchain.net include:mailgun.org ~all",
+    ),
+    ("plusall.spfchain.net", "v=spf1 include:mailgun.org +all"),
+    ("loop1.spfchain.net", "v=spf1 include:loop2.spfchain.net include:mailgun.org ~all"),
+    ("loop2.spfchain.net", "v=spf1 include:loop1.spfchain.net ~all"),
+    ("redir.spfchain.net", "v=spf1 redirect=d1.spfchain.net"),
+    ("nomailgun.spfchain.net", "v=spf1 include:sendgrid.net -all"),
+    (
+        "long.spfchain.net",
+        "v=spf1 " + " ".join(f"ip4:192.0.2.{i}" for i in range(1, 40)) + " include:mailgun.org ~all",
+    ),
+    ("_dmarc.order.spfchain.net", "v=DMARC1; rua=mailto:d@spfchain.net; p=reject; pct=50; ri=3600"),
+    ("_dmarc.two.spfchain.net", "v=DMARC1; p=reject"),
+    ("_dmarc.two.spfchain.net", "v=DMARC1; p=none"),
+    ("_dmarc.late.spfchain.net", "p=reject; v=DMARC1"),
+    ("_dmarc.badp.spfchain.net", "v=DMARC1; p=block; rua=https://example.org/r"),
+    ("bad._domainkey.spfchain.net", "v=DKIM1; k=rsa; p=notbase64!!"),
+    ("revoked._domainkey.spfchain.net", "v=DKIM1; k=rsa; p="),
+    ("ed._domainkey.spfchain.net", "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="),
+    ("two._domainkey.spfchain.net", "v=DKIM1; k=rsa; p=AAAA"),
+    ("two._domainkey.spfchain.net", "v=DKIM1; k=rsa; p=BBBB"),
+]
+
 
 def _load_forwarder():
     spec = importlib.util.spec_from_file_location(
@@ -173,6 +201,8 @@ def dns_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DnsWorld]:
     for n in range(8):
         zones.add(txt_rr("big.spfchain.net", f"filler-{n}-" + "x" * 200))
     zones.add("alias.spfchain.net. 300 CNAME d4.spfchain.net.")
+    for name, value in LINT_CASES:
+        zones.add(txt_rr(name, value))
 
     keys_file = root / "dkim-keys.json"
     keys_file.write_text(json.dumps(expected))
