@@ -524,7 +524,27 @@ class Migrator:
     def _step_release_source_routes(self, step: str, group: list[_Run]) -> dict[str, str]:
         for source in {self._source(r).name: self._source(r) for r in group}.values():
             self._up(source)
-        return {}
+        failed: dict[str, str] = {}
+        for r in group:
+            # Routes mailfleet does not manage were recreated in the target (import-data):
+            # delete them in the source too, or they keep processing the tenant's mail there.
+            try:
+                assert r.migration.export is not None
+                data = r.journal.read_export(r.migration.export)
+                managed = {route.expression for route in build_tenant(r.tenant, self._target(r)).routes}
+                unmanaged = {
+                    (x.get("expression"), tuple(x.get("actions") or ()))
+                    for x in data.get("routes", [])
+                    if x.get("expression") not in managed
+                }
+                if unmanaged:
+                    client = self.mailgun(r.migration.from_region)
+                    for route in client.list_routes():
+                        if (route.get("expression"), tuple(route.get("actions") or ())) in unmanaged:
+                            client.delete_route(str(route["id"]))
+            except (MailgunError, MailfleetError) as exc:
+                failed[r.slug] = _message(exc)
+        return failed
 
     def _step_dns_confirm(self, step: str, group: list[_Run]) -> dict[str, str]:
         """Managed records: the target stack holds them (moved, not recreated). Manual: tell the customer."""

@@ -23,7 +23,7 @@ from mailfleet.model.stack import StackConfig
 from mailfleet.model.tenant import Tenant
 from tests.conftest import REPO
 from tests.fakes.mailgun_server import FakeMailgun
-from tests.migrate.mock_runner import DNS, MockStackRunner
+from tests.migrate.mock_runner import DNS, MockStackRunner, stack_checker
 
 TEST_DELETE_DELAY = 0.3  # seconds the fake keeps answering for a deleted domain
 
@@ -76,7 +76,7 @@ class World:
 
     def migrator(self, **kw: Any) -> Migrator:
         kw.setdefault("checker", self.checker)
-        kw.setdefault("options", Options(wait_gone_timeout=30, verify_timeout=30, poll_interval=0.05))
+        kw.setdefault("options", Options(wait_gone_timeout=30, verify_timeout=5, poll_interval=0.2))
         kw.setdefault("clock", self.clock)
         kw.setdefault("sleep", self.clock.sleep)
         kw.setdefault("notify", self.notices.append)
@@ -88,24 +88,7 @@ class World:
         self.fake.reset_log()
 
     def checker(self, tenant: Tenant, stack: StackConfig) -> list[str]:
-        """``mailfleet check`` stand-in: every managed record the model wants, held by the stack."""
-        from mailfleet.desired.build import build_tenant
-
-        held = {
-            (r["inputs"].get("name"), r["inputs"].get("type")): r
-            for r in self.runner.held(stack.name).values()
-            if r["type"] in DNS
-        }
-        problems = []
-        for rec in build_tenant(tenant, stack).records:
-            if rec.provider == "manual":
-                continue
-            res = held.get((rec.name, rec.type))
-            if res is None:
-                problems.append(f"{rec.name} {rec.type} missing")
-            elif res["inputs"].get("ttl") != rec.ttl:
-                problems.append(f"{rec.name} {rec.type} ttl {res['inputs'].get('ttl')} != {rec.ttl}")
-        return problems
+        return stack_checker(self.runner)(tenant, stack)
 
     def dns_valid(self, name: str, body: dict[str, Any]) -> bool:
         """Mailgun's verify, answered from what the stacks hold (and manual records as published)."""
@@ -136,11 +119,16 @@ class World:
             return None if dom is None or dom.deleted_at is not None else dom.region
 
 
-def copy_project(dest: Path) -> Path:
+def copy_project(dest: Path, tenants: tuple[str, ...] | None = None) -> Path:
+    """The example project (or only ``tenants`` of it: fewer tenants, faster stack runs)."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("Pulumi.yaml", "Pulumi.eu.yaml", "Pulumi.us.yaml"):
         shutil.copy(REPO / name, dest / name)
     shutil.copytree(REPO / "tenants", dest / "tenants")
+    if tenants is not None:
+        for path in (dest / "tenants").glob("*.yaml"):
+            if path.stem not in tenants:
+                path.unlink()
     return dest
 
 
@@ -148,8 +136,13 @@ def copy_project(dest: Path) -> Path:
 def make_world(tmp_path: Path) -> Iterator[Callable[..., World]]:
     fakes: list[FakeMailgun] = []
 
-    def make(*, file_backed: bool = False, delete_delay: float = TEST_DELETE_DELAY) -> World:
-        root = copy_project(tmp_path / f"project{len(fakes)}")
+    def make(
+        *,
+        file_backed: bool = False,
+        delete_delay: float = TEST_DELETE_DELAY,
+        tenants: tuple[str, ...] | None = ("acme", "bluebird"),
+    ) -> World:
+        root = copy_project(tmp_path / f"project{len(fakes)}", tenants)
         fake = FakeMailgun(delete_delay=delete_delay).start()
         fakes.append(fake)
         clock = FakeClock()
@@ -172,7 +165,127 @@ def make_world(tmp_path: Path) -> Iterator[Callable[..., World]]:
 
 
 @pytest.fixture
-def world(make_world: Callable[..., World]) -> World:
-    w = make_world()
+def world(make_world: Callable[..., World], request: pytest.FixtureRequest) -> World:
+    """A bootstrapped world; ``@pytest.mark.tenants(...)`` picks its tenants (default acme, bluebird)."""
+    marker = request.node.get_closest_marker("tenants")
+    w = make_world(tenants=tuple(marker.args)) if marker else make_world()
     w.bootstrap()
     return w
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "tenants(*slugs): the example tenants a migration world keeps")
+
+
+class Observer:
+    """Samples the fake every few milliseconds while a move runs, to measure the windows.
+
+    ``domain_gap``: the longest time no region held the tenant's platform domain (the
+    delete-to-create window). ``route_gaps``: per address, the longest time no region held a
+    route for it (must stay 0). Reads take the fake's lock, so every sample is consistent.
+    """
+
+    def __init__(self, world: World, domain: str, addresses: list[str], interval: float = 0.003) -> None:
+        import threading
+
+        self.world = world
+        self.domain = domain
+        self.addresses = addresses
+        self.interval = interval
+        self.samples = 0
+        self.domain_gap = 0.0
+        self.route_gaps = dict.fromkeys(addresses, 0.0)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _present(self) -> tuple[bool, dict[str, bool]]:
+        fake = self.world.fake
+        with fake.lock:
+            fake._purge_deleted()
+            dom = fake.domains.get(self.domain)
+            has_domain = dom is not None and dom.deleted_at is None
+            exprs = [
+                str(r["expression"]).replace("\\", "")
+                for region in fake.routes.values()
+                for r in region.values()
+            ]
+        return has_domain, {a: any(a in e for e in exprs) for a in self.addresses}
+
+    def _run(self) -> None:
+        import time
+
+        gap_start: float | None = None
+        route_start: dict[str, float | None] = dict.fromkeys(self.addresses)
+        while not self._stop.is_set():
+            now = time.monotonic()
+            has_domain, routes = self._present()
+            self.samples += 1
+            if not has_domain:
+                gap_start = gap_start if gap_start is not None else now
+                self.domain_gap = max(self.domain_gap, now - gap_start)
+            else:
+                gap_start = None
+            for a, ok in routes.items():
+                if not ok:
+                    start = route_start[a] if route_start[a] is not None else now
+                    route_start[a] = start
+                    self.route_gaps[a] = max(self.route_gaps[a], now - start)
+                else:
+                    route_start[a] = None
+            time.sleep(self.interval)
+
+    def __enter__(self) -> Observer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def end_state(world: World, slug: str) -> dict[str, Any]:
+    """What a move leaves behind, without run-specific values (times, ids, generated keys)."""
+    import re
+
+    from mailfleet.loader import load_tenant_file
+
+    fake = world.fake
+    with fake.lock:
+        fake._purge_deleted()
+        domains = {n: d.region for n, d in fake.domains.items() if d.deleted_at is None}
+        routes = {
+            region: sorted((r["expression"], tuple(r["actions"]), r["priority"]) for r in rs.values())
+            for region, rs in fake.routes.items()
+        }
+        hooks = {f"{r}:{d}": dict(sorted(h.items())) for (r, d), h in fake.webhooks.items() if h}
+        supp = {f"{r}:{d}:{k}": sorted(t) for (r, d, k), t in fake.suppressions.items() if t}
+        creds = {f"{r}:{d}": sorted(c) for (r, d), c in fake.credentials.items() if c}
+    stacks = {}
+    for stack in ("eu", "us"):
+        held = {}
+        for urn, res in world.runner.held(stack).items():
+            inputs = dict(res["inputs"])
+            if "._domainkey." in str(inputs.get("name", "")):
+                inputs.pop("records", None)
+                inputs.pop("content", None)
+            held[urn] = {"inputs": inputs, "protect": res.get("protect")}
+        stacks[stack] = held
+    tenant, _ = load_tenant_file(world.tenants_dir / f"{slug}.yaml")
+    assert tenant is not None
+    m = tenant.migration
+    text = (world.tenants_dir / f"{slug}.yaml").read_text()
+    text = re.sub(r"'?\d{4}-\d\d-\d\dT[0-9:+]+'?", "T", text)
+    text = re.sub(r"(?ms)^  owner:.*?(?=^  \w)", "", text)
+    text = re.sub(r"sha256: [0-9a-f]+", "sha256: X", text)
+    text = re.sub(r"pid: \d+", "pid: X", text)
+    return {
+        "domains": domains,
+        "routes": routes,
+        "webhooks": hooks,
+        "suppressions": supp,
+        "credentials": creds,
+        "stacks": stacks,
+        "tenant_region": tenant.region,
+        "state": m.state if m else None,
+        "file": text,
+    }
