@@ -90,7 +90,7 @@ class PlanMarkdown:
             if not state.tenants:
                 stream.write("No tenants.\n\n")
             for t in state.tenants:
-                stream.write(f"### {t.slug}: {t.display_name}\n\n")
+                stream.write(f"### {t.slug}: {_md(t.display_name)}\n\n")
                 stream.write("| " + " | ".join(HEADERS) + " |\n")
                 stream.write("|" + "---|" * len(HEADERS) + "\n")
                 for row in tenant_rows(t):
@@ -99,8 +99,14 @@ class PlanMarkdown:
             stream.write(_summary(state) + "\n\n")
 
 
+# Characters Markdown would act on inside a table cell; each is backslash-escaped so the
+# rendered cell shows the value exactly (route expressions hold backslashes, DNS names hold
+# underscores, tenant names may hold anything).
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\|*_`<[]"})
+
+
 def _md(cell: str) -> str:
-    return cell.replace("|", "\\|").replace("\n", " ") if cell else ""
+    return cell.translate(_MD_SPECIAL).replace("\n", " ") if cell else ""
 
 
 def _summary(state: StackState) -> str:
@@ -117,22 +123,26 @@ def _summary(state: StackState) -> str:
 
 
 class PlanTable:
+    """Rich tables for a terminal. Every cell is plain ``Text``: tenant data is never parsed
+    as Rich markup (a name like ``[/b]`` would otherwise raise or restyle the output)."""
+
     def run(self, states: list[StackState]) -> None:
         from rich.table import Table
+        from rich.text import Text
 
         from mailfleet.cli.common import console
 
         con = console()
         for state in states:
-            con.rule(f"stack {state.stack} ({state.region}, {state.aws_region})")
+            con.rule(Text(f"stack {state.stack} ({state.region}, {state.aws_region})"))
             for t in state.tenants:
-                table = Table(title=f"{t.slug}: {t.display_name}", title_justify="left", expand=False)
+                table = Table(title=Text(f"{t.slug}: {t.display_name}"), title_justify="left", expand=False)
                 for h in HEADERS:
                     table.add_column(h, overflow="fold")
                 for row in tenant_rows(t):
-                    table.add_row(*row)
+                    table.add_row(*(Text(cell) for cell in row))
                 con.print(table)
-            con.print(_summary(state))
+            con.print(Text(_summary(state)))
 
 
 OUTPUTS = {"table": PlanTable, "markdown": PlanMarkdown, "json": PlanJson}

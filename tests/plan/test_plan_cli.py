@@ -145,7 +145,9 @@ def test_json_example_tenant_values(project_dir: Path) -> None:
 def _cells(line: str) -> list[str]:
     """Split a Markdown table row on unescaped pipes."""
     assert line.startswith("| ") and line.endswith(" |"), line
-    return [c.strip() for c in re.split(r"(?<!\\)\|", line[1:-1])]
+    cells = re.split(r"(?<!\\)\|", line[1:-1])
+    # Cells are Markdown-escaped (\| \_ \\ ...): unescape to compare with the values.
+    return [re.sub(r"\\(.)", r"\1", c.strip()) for c in cells]
 
 
 def test_markdown(project_dir: Path) -> None:
@@ -170,12 +172,13 @@ def test_markdown(project_dir: Path) -> None:
             ]
             for c, r in zip(dns, t["dns_records"], strict=True):
                 shown = (
-                    "(from Mailgun once the domain exists)"
-                    if r["from_mailgun"]
-                    else " \\| ".join(r["values"])
+                    "(from Mailgun once the domain exists)" if r["from_mailgun"] else " | ".join(r["values"])
                 )
                 assert c[5] == shown
             assert [c[2] for c in cells if c[0] == "route"] == [r["address"] for r in t["routes"]]
+            # The expression survives Markdown: its backslashes are escaped, not eaten.
+            expressions = [c[5].split(" -> ")[0] for c in cells if c[0] == "route"]
+            assert expressions == [r["expression"] for r in t["routes"]]
             assert [c[2] for c in cells if c[0] == "mailgun domain"] == [
                 d["name"] for d in t["mailgun_domains"]
             ]
@@ -187,6 +190,19 @@ def test_markdown(project_dir: Path) -> None:
             f"{sum(len(t['dns_records']) for t in n)} DNS records"
         )
         assert summary in text
+
+
+def test_markdown_escapes_what_markdown_would_act_on(project_dir: Path) -> None:
+    path = project_dir / "tenants" / "acme.yaml"
+    name = "Acme *Bold* | <b>_x_</b> [l](u) `c`"
+    path.write_text(path.read_text().replace("name: Acme Support AS", f"name: '{name}'"))
+    result = plan(project_dir, "-f", "markdown", "-s", "eu")
+    assert result.returncode == 0, result.stderr
+    escaped = r"Acme \*Bold\* \| \<b>\_x\_\</b> \[l\](u) \`c\`"
+    assert f"### acme: {escaped}\n" in result.stdout
+    # A DNS name with underscores and a route expression with backslashes, as written.
+    assert r"| mailfleet.\_domainkey.acme.mail.example.eu |" in result.stdout
+    assert r'match\_recipient("^support@acme\\.mail\\.example\\.eu$")' in result.stdout
 
 
 def test_markdown_without_tenants(project_dir: Path) -> None:
@@ -219,6 +235,16 @@ def test_table_lists_every_tenant_and_record(project_dir: Path) -> None:
             for route in t["routes"]:
                 assert route["address"] in text
             assert t["outbound"]["parameter"] in text
+
+
+def test_table_shows_tenant_text_literally(project_dir: Path) -> None:
+    # Rich would parse "[/b]" as a closing tag (and raise) and "[red]" as a style.
+    path = project_dir / "tenants" / "acme.yaml"
+    path.write_text(path.read_text().replace("name: Acme Support AS", "name: 'Acme [/b] [red]x[/red]'"))
+    result = plan(project_dir, "-s", "eu")
+    assert result.returncode == 0, result.stderr
+    assert "acme: Acme [/b] [red]x[/red]" in result.stdout
+    assert "\x1b[" not in result.stdout  # and no styling leaks into piped output
 
 
 def test_invalid_tenant_exits_1_with_one_line_per_problem(project_dir: Path) -> None:
