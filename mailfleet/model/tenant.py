@@ -70,6 +70,15 @@ def _unique(values: list[str]) -> list[str]:
     return values
 
 
+def _printable(value: str) -> str:
+    """Display text goes to terminals and PR comments: no control characters."""
+    if not value.isprintable():
+        raise ValueError("must be printable text, without control characters (newlines, tabs, escapes)")
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
 def _spf_within_limits(includes: list[str]) -> list[str]:
     """The merged record (Mailgun first) must stay within RFC 7208's limits."""
     spf.merge(MAILGUN_SPF_INCLUDE, _unique(includes))
@@ -130,7 +139,7 @@ class Tenant(_Strict):
     """One tenant of the CRM. ``migration`` is written by ``mailfleet migrate`` only."""
 
     slug: Slug
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
     region: Literal["eu", "us"]
     mailboxes: Annotated[list[Mailbox], Field(min_length=1), AfterValidator(_unique)]
     sender_domain: SenderDomain | None = None
