@@ -95,6 +95,12 @@ class SenderDomain(_Strict):
     )
     spf_all: Literal["~all", "-all"] = "~all"
 
+    @model_validator(mode="after")
+    def _spf_answer_fits(self) -> SenderDomain:
+        """RFC 7208 §3.4 limits the whole DNS answer, which depends on the domain's length."""
+        spf.merge(MAILGUN_SPF_INCLUDE, self.spf_includes, self.spf_all, domain=self.name)
+        return self
+
     @property
     def provider(self) -> DnsProvider:
         return parse_dns_host(self.dns)[0]

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mailfleet.records import txt
+
 MAX_LOOKUPS = 10
 MAX_RECORD_OCTETS = 450  # RFC 7208 §3.4: keep the answer within a 512-octet UDP reply
+DNS_HEADER_OCTETS = 12  # RFC 1035 §4.1.1
 
 # include target -> total lookups it costs, the include term itself included.
 KNOWN_INCLUDE_COSTS: dict[str, int] = {
@@ -64,11 +67,31 @@ def lookup_count(includes: tuple[str, ...] | list[str]) -> int:
     return sum(include_cost(i) for i in includes)
 
 
-def merge(mailgun_include: str, others: list[str] | tuple[str, ...], all_: str = "~all") -> Spf:
+def answer_octets(domain: str, value: str) -> int:
+    """The size of the DNS response to a TXT query for ``domain`` holding only this record.
+
+    RFC 1035 §4.1: the header, the question (the name in wire form, type, class) and one
+    answer (a compressed pointer to the name, type, class, TTL, RDLENGTH, then each
+    character-string with its length octet). Other TXT records at the name add to it; only
+    ``mailfleet check`` sees those.
+    """
+    qname = len(domain) + 2  # a length octet per label (replacing the dots) and the root
+    rdata = sum(1 + len(chunk) for chunk in txt.split(value))
+    return DNS_HEADER_OCTETS + qname + 4 + 2 + 10 + rdata
+
+
+def merge(
+    mailgun_include: str,
+    others: list[str] | tuple[str, ...],
+    all_: str = "~all",
+    *,
+    domain: str | None = None,
+) -> Spf:
     """One record: Mailgun's include first, then the customer's other senders, de-duplicated.
 
     Raises ``SpfTooManyLookups`` (with the count) over 10 lookups, or ``ValueError`` when the
-    record would exceed 450 octets.
+    record would exceed 450 octets (RFC 7208 §3.4) — with ``domain`` given, when the whole
+    DNS answer for ``domain`` would.
     """
     includes: list[str] = [mailgun_include]
     for other in others:
@@ -81,6 +104,14 @@ def merge(mailgun_include: str, others: list[str] | tuple[str, ...], all_: str =
         raise SpfTooManyLookups(
             f"SPF needs {count} DNS lookups, over the limit of {MAX_LOOKUPS} (RFC 7208 §4.6.4; {detail})"
         )
-    if len(spf.value) > MAX_RECORD_OCTETS:
-        raise ValueError(f"SPF record is {len(spf.value)} octets, over {MAX_RECORD_OCTETS} (RFC 7208 §3.4)")
+    value = spf.value
+    if len(value) > MAX_RECORD_OCTETS:
+        raise ValueError(f"SPF record is {len(value)} octets, over {MAX_RECORD_OCTETS} (RFC 7208 §3.4)")
+    if domain is not None:
+        size = answer_octets(domain, value)
+        if size > MAX_RECORD_OCTETS:
+            raise ValueError(
+                f"the DNS answer for {domain}'s SPF record is {size} octets ({len(value)} for the record), "
+                f"over {MAX_RECORD_OCTETS} (RFC 7208 §3.4)"
+            )
     return spf

@@ -120,3 +120,41 @@ def test_length_error_is_not_a_lookup_error() -> None:
     with pytest.raises(ValueError) as exc:
         spf.merge(MG, [_long_include(1, 250), _long_include(2, 250)])
     assert not isinstance(exc.value, spf.SpfTooManyLookups)
+
+
+def _wire_size(domain: str, value: str) -> int:
+    """The response size as dnspython encodes it (an independent implementation)."""
+    import dns.message
+    import dns.rrset
+
+    from mailfleet.records import txt
+
+    query = dns.message.make_query(domain, "TXT")
+    response = dns.message.make_response(query)
+    strings = " ".join(f'"{c}"' for c in txt.split(value))
+    response.answer.append(dns.rrset.from_text(domain + ".", 3600, "IN", "TXT", strings))
+    return len(response.to_wire())
+
+
+@pytest.mark.parametrize("domain", ["acme.no", "a-much-longer-customer-domain.example.co.uk"])
+@pytest.mark.parametrize("extra", [0, 200, 300])
+def test_answer_octets_matches_the_wire(domain: str, extra: int) -> None:
+    value = spf.merge(MG, ["sendgrid.net"]).value + " " + "x" * extra
+    assert spf.answer_octets(domain, value) == _wire_size(domain, value)
+
+
+def test_with_a_domain_the_whole_answer_must_fit() -> None:
+    includes = [_long_include(1, 200), _long_include(2, 171)]  # a 420-octet record
+    record = spf.merge(MG, includes)
+    assert len(record.value) == 420
+    domain = "acme.no"
+    size = _wire_size(domain, record.value)
+    assert size > 450
+    with pytest.raises(ValueError) as exc:
+        spf.merge(MG, includes, domain=domain)
+    assert str(exc.value) == (
+        f"the DNS answer for acme.no's SPF record is {size} octets (420 for the record), over 450 (RFC 7208 §3.4)"
+    )
+    # A shorter record whose answer fits is fine with the domain too.
+    small = spf.merge(MG, ["sendgrid.net"], domain=domain)
+    assert _wire_size(domain, small.value) <= 450

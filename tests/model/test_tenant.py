@@ -192,6 +192,13 @@ CASES: list[tuple[dict[str, Any], str, Any, str, str]] = [
         "sender_domain.spf_includes",
         "octets, over 450 (RFC 7208 §3.4)",
     ),
+    (
+        BASE,
+        "sender_domain.spf_includes",
+        ["a" * 60 + f".s{i}.example.com" for i in range(4)] + ["b" * 40 + ".example.com"],
+        "sender_domain",
+        "the DNS answer for acme.no's SPF record is",
+    ),
     (BASE, "sender_domain.spf_all", "?all", "sender_domain.spf_all", "'~all' or '-all'"),
     (BASE, "sender_domain.spf_all", "+all", "sender_domain.spf_all", "'~all' or '-all'"),
     # dmarc
