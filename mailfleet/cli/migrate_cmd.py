@@ -80,6 +80,7 @@ def _migrator(ctx: typer.Context, rate: int, progress: Any = None) -> Migrator:
         ("wait_gone_timeout", "MAILFLEET_MIGRATE_WAIT_TIMEOUT"),
         ("verify_timeout", "MAILFLEET_MIGRATE_VERIFY_TIMEOUT"),
         ("poll_interval", "MAILFLEET_MIGRATE_POLL_INTERVAL"),
+        ("max_ttl_wait", "MAILFLEET_MIGRATE_MAX_TTL_WAIT"),
     ):
         if os.environ.get(env):
             setattr(options, name, float(os.environ[env]))

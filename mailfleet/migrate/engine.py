@@ -84,6 +84,7 @@ class Options:
     verify_timeout: float = 3600.0
     poll_interval: float = 10.0
     lowered_ttl: int = LOWERED_TTL
+    max_ttl_wait: float | None = None  # cap on the prepare.wait-ttl wait (None: the full old TTL)
 
 
 @dataclass
@@ -399,6 +400,8 @@ class Migrator:
     def _step_wait_ttl(self, step: str, group: list[_Run]) -> dict[str, str]:
         until = max(epoch(r.migration.ttl_wait_until) for r in group if r.migration.ttl_wait_until)
         wait = until - self.clock()
+        if self.options.max_ttl_wait is not None:
+            wait = min(wait, self.options.max_ttl_wait)
         if wait > 0:
             self.notify(
                 Notice(",".join(r.slug for r in group), "progress", f"waiting {wait:.0f} s for old TTLs")

@@ -50,6 +50,7 @@ class AutomationRunner:
     """Runs ``up`` / reads state of the checkout's stacks with the Automation API."""
 
     def __init__(self, root: Path, tenants_dir: Path | None = None) -> None:
+        require_pulumi_binary()  # fail before anything is written, with one clear line
         self.root = Path(root)
         self.tenants_dir = tenants_dir
 
