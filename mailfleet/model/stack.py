@@ -60,7 +60,7 @@ class StackConfig(BaseModel):
     @field_validator("aws_region")
     @classmethod
     def _aws_region(cls, value: str, info: ValidationInfo) -> str:
-        if not _AWS_REGION.match(value):
+        if not _AWS_REGION.fullmatch(value):
             raise ValueError(f"{value!r} is not an AWS region name (like eu-central-1)")
         region = info.data.get("region")
         # Data residency: an EU stack keeps its outbound settings in an EU AWS region.

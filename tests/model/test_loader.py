@@ -199,3 +199,10 @@ def test_yml_files_are_ignored_with_a_warning(tmp_path: Path, caplog: pytest.Log
     assert [r.getMessage() for r in caplog.records] == [
         f"ignored tenant file: path={tmp_path / 'typo.yml'} reason='tenant files end in .yaml'"
     ]
+
+
+def test_block_scalar_newline_does_not_slip_into_a_name(tmp_path: Path) -> None:
+    text = "slug: acme\nname: Acme\nregion: eu\nmailboxes:\n  - |\n    support\n"
+    path = write(tmp_path, "acme.yaml", text)
+    (line,) = problems_of(path)
+    assert line.startswith(f"{path}: mailboxes.0: mailbox 'support\\n' may only contain")

@@ -177,3 +177,72 @@ def test_mailto_domain_ignores_size() -> None:
 )
 def test_organisational_domain(name: str, org: str) -> None:
     assert names.organisational_domain(name) == org
+
+
+def test_domain_fast_path_agrees_with_the_label_checks() -> None:
+    """``domain`` accepts a name in one regex call when it can; it must accept exactly what
+    the label-by-label checks accept, and reject with their message otherwise."""
+    import random
+
+    rng = random.Random(7)
+    alphabet = "abz09-._A\n"
+    samples = [
+        "a.b",
+        "a" * 63 + ".no",
+        "a" * 64 + ".no",
+        ".".join(["a" * 63] * 3) + "." + "b" * 61,  # 253 octets
+        ".".join(["a" * 63] * 3) + "." + "b" * 62,  # 254 octets
+        "1.2",
+        "a.1b",
+        "a-.b",
+        "acme.no\n",
+    ]
+    samples += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))) for _ in range(3000)]
+    # Label-shaped names, mostly valid, some with one edge character put in.
+    for _ in range(3000):
+        labels = [
+            "".join(rng.choice("ab09") for _ in range(rng.randint(1, 6))) for _ in range(rng.randint(1, 4))
+        ]
+        name = ".".join(labels)
+        if rng.random() < 0.3:
+            at = rng.randint(0, len(name))
+            name = name[:at] + rng.choice("-_.A\n") + name[at:]
+        samples.append(name)
+    accepted = 0
+    for value in samples:
+        try:
+            slow: str | None = names._domain_checked(value, False)
+        except ValueError as exc:
+            slow = None
+            slow_message = str(exc)
+        if slow is None:
+            with pytest.raises(ValueError) as fast_exc:
+                names.domain(value)
+            assert str(fast_exc.value) == slow_message
+        else:
+            accepted += 1
+            assert names.domain(value) == value
+    assert 500 < accepted < len(samples) - 500  # the corpus exercises both paths
+
+
+@pytest.mark.parametrize(
+    ("check", "value"),
+    [
+        (names.slug, "acme\n"),
+        (names.domain, "acme.no\n"),
+        (lambda v: names.domain(v, service_labels=True), "_spf.acme.no\n"),
+        (names.local_part, "support\n"),
+        (names.dkim_selector, "s1\n"),
+        (names.cloudflare_zone_id, "0" * 32 + "\n"),
+        (names.route53_zone_id, "Z04EXAMPLE\n"),
+        (names.mailto_uri, "mailto:d@acme.no\n"),
+        (names.mailto_uri, "mailto:d@acme.no!5m\n"),
+    ],
+)
+def test_a_trailing_newline_is_rejected(check: object, value: str) -> None:
+    # Python's "$" also matches before a final newline; a YAML block scalar ends with one.
+    # The value without it is valid: only the newline makes it fail.
+    assert callable(check)
+    assert check(value[:-1]) == value[:-1]
+    with pytest.raises(ValueError):
+        check(value)
