@@ -37,7 +37,8 @@ DEFAULT_LOCK_TIMEOUT = 120.0
 
 
 class LockTimeout(MailfleetError):
-    """Another process held the directory lock for longer than the timeout (exit 1)."""
+    """The directory lock could not be taken: another process held it for longer than the
+    timeout, or the lock file cannot be opened (exit 1)."""
 
     exit_code = 1
 
@@ -64,6 +65,10 @@ def locked(directory: Path, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[P
                     f"another mailfleet process holds this lock (waited {timeout:g} s); retry later",
                 )
             ]
+        ) from None
+    except OSError as exc:
+        raise LockTimeout(
+            problems=[Problem(str(path), "", f"cannot take the lock: {exc.strerror or exc}")]
         ) from None
     log.debug("locked path=%s", path)
     try:

@@ -499,7 +499,7 @@ def add(
     if not dry_run:
         with locked(s.tenants_dir):
             project = check_against_project(tenant, path, s.tenants_dir, s.stacks_dir)
-            atomic_write(path, content)
+            _os_error_to_problem(atomic_write, path, content)
         log.info("tenant added slug=%s region=%s path=%s", slug, tenant.region, path)
     stack = stack_for(project, tenant.region)
     assert stack is not None
@@ -515,6 +515,16 @@ def add(
         out("\n".join(describe_new_tenant(tenant, state, stack)))
     if dry_run:
         err("dry run: nothing written")
+
+
+def _os_error_to_problem(operation: Any, path: Path, *args: Any) -> None:
+    """Run a file operation on ``path``; an OS error becomes one problem line (exit 1)."""
+    from mailfleet.errors import InvalidData, Problem
+
+    try:
+        operation(path, *args)
+    except OSError as exc:
+        raise InvalidData(problems=[Problem(str(path), "", f"cannot write: {exc.strerror or exc}")]) from None
 
 
 def _require_dir(tenants_dir: Path) -> None:
@@ -685,7 +695,7 @@ def remove(
         if not path.exists():
             raise InvalidData(problems=[Problem(str(path), "", f"no tenant {slug!r} (already removed)")])
         _refuse_migrating(path, slug)
-        atomic_remove(path)
+        _os_error_to_problem(atomic_remove, path)
     out(f"Removed {path}. Next: pulumi preview -s {stack.name}, then pulumi up -s {stack.name}")
 
 

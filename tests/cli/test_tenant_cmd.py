@@ -311,3 +311,13 @@ def test_add_json_output(proj) -> None:
     }
     assert data["next"] == "pulumi preview -s us"
     assert (proj.tenants / "jsonco.yaml").is_file()
+
+
+def test_unusable_lock_or_target_is_one_line_not_a_traceback(proj) -> None:
+    (proj.tenants / ".mailfleet.lock").mkdir()  # the lock file cannot be opened
+    result = proj.run("tenant", "add", "locked", "--region", "eu", "-m", "a")
+    assert_clean_failure(result, 1, "tenants/.mailfleet.lock", "cannot take the lock")
+    assert not (proj.tenants / "locked.yaml").exists()
+    removal = proj.run("tenant", "remove", "acme", "--yes")
+    assert_clean_failure(removal, 1, "tenants/.mailfleet.lock", "cannot take the lock")
+    assert (proj.tenants / "acme.yaml").is_file()
