@@ -19,8 +19,10 @@ Contract:
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -85,6 +87,7 @@ class Options:
     poll_interval: float = 10.0
     lowered_ttl: int = LOWERED_TTL
     max_ttl_wait: float | None = None  # cap on the prepare.wait-ttl wait (None: the full old TTL)
+    workers: int = 8  # tenants of a batch whose Mailgun calls run at once
 
 
 @dataclass
@@ -141,6 +144,7 @@ class Migrator:
         self.runner = runner
         self._mailgun_factory = mailgun
         self._clients: dict[str, MailgunClient] = {}
+        self._clients_lock = threading.Lock()
         self.checker = checker
         self.options = options or Options()
         self.clock = clock
@@ -153,9 +157,27 @@ class Migrator:
     # -- plumbing -------------------------------------------------------------------------
 
     def mailgun(self, region: str) -> MailgunClient:
-        if region not in self._clients:
-            self._clients[region] = self._mailgun_factory(region)
-        return self._clients[region]
+        with self._clients_lock:
+            if region not in self._clients:
+                self._clients[region] = self._mailgun_factory(region)
+            return self._clients[region]
+
+    def _each(self, group: list[_Run], fn: Callable[[_Run], None]) -> dict[str, str]:
+        """``fn(r)`` for every tenant, ``workers`` at a time; the tenants that failed, with why."""
+
+        def run(r: _Run) -> str | None:
+            try:
+                fn(r)
+            except (MailgunError, MailfleetError) as exc:
+                return _message(exc)
+            return None
+
+        if len(group) <= 1 or self.options.workers <= 1:
+            results = [run(r) for r in group]
+        else:
+            with ThreadPoolExecutor(max_workers=self.options.workers) as pool:
+                results = list(pool.map(run, group))
+        return {r.slug: message for r, message in zip(group, results, strict=True) if message}
 
     @property
     def stacks(self) -> dict[str, StackConfig]:
@@ -410,23 +432,21 @@ class Migrator:
         return {}
 
     def _step_export(self, step: str, group: list[_Run]) -> dict[str, str]:
-        failed: dict[str, str] = {}
+        # Routes are account-wide per region: list them once for the whole batch.
         indexes: dict[str, export_mod.RouteIndex] = {}
-        for r in group:
+        for region in {r.migration.from_region for r in group}:
+            indexes[region] = export_mod.RouteIndex.fetch(self.mailgun(region))
+
+        def one(r: _Run) -> None:
             source = self._source(r)
-            try:
-                client = self.mailgun(source.region)
-                if source.region not in indexes:
-                    indexes[source.region] = export_mod.RouteIndex.fetch(client)
-                # Before the point of no return the source stack still declares everything.
-                declared = build_tenant(r.tenant, source)
-                data = export_mod.export_tenant(
-                    client, declared, indexes[source.region], now_iso(self.clock())
-                )
-                self._pending_exports[r.slug] = r.journal.write_export(data)
-            except (MailgunError, MailfleetError) as exc:
-                failed[r.slug] = _message(exc)
-        return failed
+            # Before the point of no return the source stack still declares everything.
+            declared = build_tenant(r.tenant, source)
+            data = export_mod.export_tenant(
+                self.mailgun(source.region), declared, indexes[source.region], now_iso(self.clock())
+            )
+            self._pending_exports[r.slug] = r.journal.write_export(data)
+
+        return self._each(group, one)
 
     def _step_release_source(self, step: str, group: list[_Run]) -> dict[str, str]:
         """The point of no return: DNS ownership moves to the target, the source drops the domain."""
@@ -452,12 +472,18 @@ class Migrator:
         deadline = self.clock() + self.options.wait_gone_timeout
         pending = {r.slug: self._source_domains(r) for r in group}
         regions = {r.slug: r.migration.from_region for r in group}
+        by_slug = {r.slug: r for r in group}
         while True:
-            for slug in list(pending):
-                client = self.mailgun(regions[slug])
-                pending[slug] = [d for d in pending[slug] if client.domain_exists(d)]
-                if not pending[slug]:
-                    del pending[slug]
+
+            def poll(r: _Run) -> None:
+                client = self.mailgun(regions[r.slug])
+                pending[r.slug] = [d for d in pending[r.slug] if client.domain_exists(d)]
+
+            errors = self._each([by_slug[s] for s in pending], poll)
+            if errors:
+                return errors
+            for slug in [slug for slug, names in pending.items() if not names]:
+                del pending[slug]
             if not pending:
                 return {}
             if self.clock() >= deadline:
@@ -474,23 +500,20 @@ class Migrator:
         return {}
 
     def _step_import_data(self, step: str, group: list[_Run]) -> dict[str, str]:
-        failed: dict[str, str] = {}
-        for r in group:
+        def one(r: _Run) -> None:
             target = self._target(r)
-            try:
-                assert r.migration.export is not None
-                data = r.journal.read_export(r.migration.export)
-                client = self.mailgun(target.region)
-                declared = build_tenant(r.tenant, target)
-                for domain, kinds in data.get("suppressions", {}).items():
-                    for kind in SUPPRESSION_KINDS:
-                        entries = export_mod.suppression_entries(kinds.get(kind, []), kind)
-                        if entries:
-                            client.import_suppressions(domain, kind, entries)
-                self._restore_unmanaged(r, client, data, declared)
-            except (MailgunError, MailfleetError) as exc:
-                failed[r.slug] = _message(exc)
-        return failed
+            assert r.migration.export is not None
+            data = r.journal.read_export(r.migration.export)
+            client = self.mailgun(target.region)
+            declared = build_tenant(r.tenant, target)
+            for domain, kinds in data.get("suppressions", {}).items():
+                for kind in SUPPRESSION_KINDS:
+                    entries = export_mod.suppression_entries(kinds.get(kind, []), kind)
+                    if entries:
+                        client.import_suppressions(domain, kind, entries)
+            self._restore_unmanaged(r, client, data, declared)
+
+        return self._each(group, one)
 
     def _restore_unmanaged(
         self, r: _Run, client: MailgunClient, data: dict[str, Any], declared: TenantState
@@ -527,27 +550,25 @@ class Migrator:
     def _step_release_source_routes(self, step: str, group: list[_Run]) -> dict[str, str]:
         for source in {self._source(r).name: self._source(r) for r in group}.values():
             self._up(source)
-        failed: dict[str, str] = {}
-        for r in group:
+
+        def one(r: _Run) -> None:
             # Routes mailfleet does not manage were recreated in the target (import-data):
             # delete them in the source too, or they keep processing the tenant's mail there.
-            try:
-                assert r.migration.export is not None
-                data = r.journal.read_export(r.migration.export)
-                managed = {route.expression for route in build_tenant(r.tenant, self._target(r)).routes}
-                unmanaged = {
-                    (x.get("expression"), tuple(x.get("actions") or ()))
-                    for x in data.get("routes", [])
-                    if x.get("expression") not in managed
-                }
-                if unmanaged:
-                    client = self.mailgun(r.migration.from_region)
-                    for route in client.list_routes():
-                        if (route.get("expression"), tuple(route.get("actions") or ())) in unmanaged:
-                            client.delete_route(str(route["id"]))
-            except (MailgunError, MailfleetError) as exc:
-                failed[r.slug] = _message(exc)
-        return failed
+            assert r.migration.export is not None
+            data = r.journal.read_export(r.migration.export)
+            managed = {route.expression for route in build_tenant(r.tenant, self._target(r)).routes}
+            unmanaged = {
+                (x.get("expression"), tuple(x.get("actions") or ()))
+                for x in data.get("routes", [])
+                if x.get("expression") not in managed
+            }
+            if unmanaged:
+                client = self.mailgun(r.migration.from_region)
+                for route in client.list_routes():
+                    if (route.get("expression"), tuple(route.get("actions") or ())) in unmanaged:
+                        client.delete_route(str(route["id"]))
+
+        return self._each(group, one)
 
     def _step_dns_confirm(self, step: str, group: list[_Run]) -> dict[str, str]:
         """Managed records: the target stack holds them (moved, not recreated). Manual: tell the customer."""
@@ -586,7 +607,8 @@ class Migrator:
         pending = {r.slug: r for r in group}
         last: dict[str, list[str]] = {}
         while True:
-            for slug, r in list(pending.items()):
+
+            def verify(r: _Run) -> None:
                 target = self._target(r)
                 problems = list(self.checker(r.tenant, target)) if self.checker else []
                 client = self.mailgun(target.region)
@@ -595,9 +617,13 @@ class Migrator:
                     state = (body.get("domain") or {}).get("state")
                     if state != "active":
                         problems.append(f"Mailgun reports {d.name} as {state!r} in {target.region}")
-                last[slug] = problems
-                if not problems:
-                    del pending[slug]
+                last[r.slug] = problems
+
+            errors = self._each(list(pending.values()), verify)
+            if errors:
+                return errors
+            for slug in [slug for slug in pending if not last[slug]]:
+                del pending[slug]
             if not pending:
                 return {}
             if self.clock() >= deadline:

@@ -298,61 +298,98 @@ class MockStackRunner:
         from pulumi.runtime import rpc
 
         raw = rpc.deserialize_properties(request.object, keep_internal=False)
+        return self.register(
+            stack,
+            urn,
+            request.type,
+            request.name,
+            raw,
+            seen,
+            parent=request.parent,
+            provider=request.provider,
+            custom=bool(request.custom),
+            protect=bool(request.protect),
+        )
+
+    def register(
+        self,
+        stack: str,
+        urn: str,
+        type_: str,
+        name: str,
+        raw: dict[str, Any],
+        seen: list[str],
+        *,
+        parent: str = "",
+        provider: str = "",
+        custom: bool = True,
+        protect: bool = False,
+    ) -> tuple[str, dict[str, Any]]:
+        """One resource registration of an ``up``: compare with the state, act, record.
+
+        Mailgun calls run outside the runner's lock, so registrations proceed in parallel (as
+        the engine runs up to ``--parallel`` operations at once).
+        """
         inputs = _mask(raw)
         plain = _unwrap(raw)
+        new = {
+            "urn": urn,
+            "type": type_,
+            "name": name,
+            "parent": parent,
+            "provider": provider,
+            "custom": custom,
+            "protect": protect,
+            "inputs": inputs,
+            "outputs": {},
+            "id": f"{name}-id",
+        }
+        with self._lock:
+            seen.append(urn)
+            old = self._state(stack).get(urn)
+            if old is None:
+                op = "create"
+            elif self._needs_replace(old, new):
+                if old.get("protect"):
+                    raise RunnerError(f"resource {urn} is protected and would be replaced")
+                op = "replace"
+            elif old["inputs"] != inputs:
+                op = "update"
+            elif old.get("parent") != parent or old.get("provider") != provider:
+                op = "reparent"
+            else:
+                op = "same"
+        if op == "replace":
+            assert old is not None
+            self._mirror_delete(old)
+            with self._lock:
+                self._op(stack, "delete", old)
+        if op in ("create", "replace"):
+            new["outputs"] = self._mirror_create(new, plain) if custom else {}
+        elif op == "update":
+            self._mirror_update(new, plain)
         with self._lock:
             state = self._state(stack)
-            seen.append(urn)
-            new = {
-                "urn": urn,
-                "type": request.type,
-                "name": request.name,
-                "parent": request.parent,
-                "provider": request.provider,
-                "custom": bool(request.custom),
-                "protect": bool(request.protect),
-                "inputs": inputs,
-                "outputs": {},
-                "id": "",
-            }
-            old = state.get(urn)
-            if old is None:
-                new["outputs"] = self._mirror_create(new, plain) if new["custom"] else {}
-                new["id"] = f"{request.name}-id"
+            if op in ("create", "replace"):
                 state[urn] = new
                 self._op(stack, "create", new)
+            elif op in ("update", "reparent"):
+                assert old is not None
+                outputs = dict(old.get("outputs") or {})
+                outputs.update(inputs)
+                new["outputs"] = outputs
+                new["id"] = old.get("id", new["id"])
+                state[urn] = new
+                self._op(stack, op, new)
             else:
-                replace = self._needs_replace(old, new)
-                if replace:
-                    if old.get("protect"):
-                        raise RunnerError(f"resource {urn} is protected and would be replaced")
-                    self._mirror_delete(old)
-                    self._op(stack, "delete", old)
-                    new["outputs"] = self._mirror_create(new, plain) if new["custom"] else {}
-                    new["id"] = f"{request.name}-id"
-                    state[urn] = new
-                    self._op(stack, "create", new)
-                elif (
-                    old["inputs"] != inputs
-                    or old.get("parent") != new["parent"]
-                    or old.get("provider") != new["provider"]
-                ):
-                    if old["inputs"] != inputs:
-                        self._mirror_update(new, plain)
-                    outputs = dict(old.get("outputs") or {})
-                    outputs.update(inputs)
-                    new["outputs"] = outputs
-                    new["id"] = old.get("id", "")
-                    state[urn] = new
-                    self._op(stack, "update" if old["inputs"] != inputs else "reparent", new)
-                else:
-                    if old.get("protect") != new["protect"]:
-                        old["protect"] = new["protect"]
-                    new = old
-            self._save(stack)
-            # The program sees its inputs (secrets included) plus what the provider computed.
-            computed = {k: v for k, v in (new.get("outputs") or {}).items() if k not in inputs}
-            return new.get("id") or f"{request.name}-id", {**plain, **computed}
+                assert old is not None
+                old["protect"] = protect
+                new = old
+            if op != "same":
+                self._save(stack)
+        # The program sees its inputs (secrets included) plus what the provider computed.
+        computed = {k: v for k, v in (new.get("outputs") or {}).items() if k not in inputs}
+        return new.get("id") or f"{name}-id", {**plain, **computed}
 
     def _needs_replace(self, old: dict[str, Any], new: dict[str, Any]) -> bool:
         keys = REPLACE_KEYS.get(new["type"], ())
