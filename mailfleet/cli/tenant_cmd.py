@@ -702,7 +702,7 @@ def remove(
 def _refuse_migrating(path: Path, slug: str) -> None:
     """Refuse (exit 1) when the file's raw ``migration`` block marks a migration in progress."""
     from mailfleet.errors import InvalidData, Problem
-    from mailfleet.loader import parse_yaml
+    from mailfleet.loader import parse_yaml, tenant_from_data
     from mailfleet.tenantfile import migration_in_progress, migration_phase
 
     try:
@@ -710,7 +710,9 @@ def _refuse_migrating(path: Path, slug: str) -> None:
     except Exception:
         return  # not readable as YAML: loading the tenant reports the problem
     if isinstance(data, dict) and migration_in_progress(data.get("migration")):
-        phase = migration_phase(data.get("migration")) or "unknown"
+        tenant, _ = tenant_from_data(str(path), data, None)
+        block = tenant.migration if tenant is not None else data.get("migration")
+        phase = migration_phase(block) or "unknown"
         raise InvalidData(
             problems=[
                 Problem(

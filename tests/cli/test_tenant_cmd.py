@@ -251,7 +251,8 @@ def test_remove_refuses_tenant_in_migration(proj) -> None:
     before = proj.snapshot()
     for args in (("tenant", "remove", "acme"), ("tenant", "remove", "acme", "--yes")):
         result = proj.run(*args)
-        assert_clean_failure(result, 1, "tenants/acme.yaml: migration", "being migrated")
+        # Only prepare.lower-ttl is done: the next step is in the "prepare" phase.
+        assert_clean_failure(result, 1, "tenants/acme.yaml: migration", "being migrated", "phase 'prepare'")
         assert proj.snapshot() == before
 
 
