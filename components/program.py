@@ -60,9 +60,9 @@ def declare_stack(
         providers = create_providers(config, secrets, with_cloudflare=with_cloudflare)
     log.info("declare stack=%s region=%s tenants=%d", state.stack, state.region, len(state.tenants))
     lookup = lookup_regions or {}
-    tenants = {
-        t.slug: TenantMail(t, providers, secrets, lookup_region=lookup.get(t.slug)) for t in state.tenants
-    }
+    tenants: dict[str, TenantMail] = {}
+    for t in state.tenants:  # a plain loop: the SDK walks the call stack of every resource
+        tenants[t.slug] = TenantMail(t, providers, secrets, lookup_region=lookup.get(t.slug))
     if export:
         for name, value in stack_exports(state, tenants).items():
             pulumi.export(name, value)

@@ -117,7 +117,7 @@ class TenantMail(pulumi.ComponentResource):
         self._declare_webhooks()
         self._declare_credential()
         for record in tenant.records:
-            self._declare_record(record)
+            _RECORD_BUILDERS[record.provider](self, record)
         self._declare_outbound()
 
         self.forwarding_addresses = list(tenant.forwarding_addresses)
@@ -224,9 +224,16 @@ class TenantMail(pulumi.ComponentResource):
 
     # -- DNS ------------------------------------------------------------------------------
 
-    def _values(self, record: DnsRecord) -> list[pulumi.Input[str]]:
-        """The record's logical values; the DKIM value comes from the Mailgun domain."""
+    def _values(self, record: DnsRecord, render: str | None = None) -> list[pulumi.Input[str]]:
+        """The record's values; the DKIM value comes from the Mailgun domain.
+
+        With ``render`` (a provider name), TXT values are rendered for that provider
+        (``txt.render``); otherwise they are the logical values.
+        """
+        rendering = render is not None and record.type == "TXT"
         if not record.from_mailgun:
+            if rendering:
+                return [txt.render(v, render) for v in record.values]  # type: ignore[arg-type]
             return list(record.values)
         assert record.mailgun_domain is not None
         name = record.mailgun_domain
@@ -242,16 +249,14 @@ class TenantMail(pulumi.ComponentResource):
                 opts=pulumi.InvokeOptions(parent=self, provider=self._region_providers.mailgun),
             )
             sets = found.sending_records_sets
+        if rendering:
+            return [
+                sets.apply(lambda s: txt.render(pick_record_value(s, record.name, record.type, name), render))
+            ]
         return [sets.apply(lambda s: pick_record_value(s, record.name, record.type, name))]
 
-    def _declare_record(self, record: DnsRecord) -> None:
-        builder = _RECORD_BUILDERS[record.provider]
-        builder(self, record)
-
     def _route53(self, record: DnsRecord) -> None:
-        values = self._values(record)
-        if record.type == "TXT":
-            values = [pulumi.Output.from_input(v).apply(lambda s: txt.render(s, "route53")) for v in values]
+        values = self._values(record, "route53")
         rec = aws.route53.Record(
             f"{self._tenant_state.slug}-dns-{record.name}-{record.type}",
             zone_id=record.zone_id,
@@ -265,15 +270,13 @@ class TenantMail(pulumi.ComponentResource):
 
     def _cloudflare(self, record: DnsRecord) -> None:
         provider = self._region_providers.require_cloudflare(self._tenant_state.slug)
-        values = self._values(record)
+        values = self._values(record, "cloudflare")
         base = f"{self._tenant_state.slug}-dns-{record.name}-{record.type}"
         for i, value in enumerate(values):
             name = base if len(values) == 1 else f"{base}-{_value_label(record.type, str(value), i)}"
             kw: dict[str, Any] = {}
             content: pulumi.Input[str] = value
-            if record.type == "TXT":
-                content = pulumi.Output.from_input(value).apply(lambda s: txt.render(s, "cloudflare"))
-            elif record.type == "MX":
+            if record.type == "MX":
                 priority, host = str(value).split()
                 kw["priority"] = float(priority)
                 content = host
