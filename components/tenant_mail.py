@@ -4,19 +4,15 @@ Built from one ``mailfleet.desired.state.TenantState`` (the model decides *what*
 component only maps each desired item onto a resource). Children, named after the tenant
 slug so that names never collide across tenants:
 
-==================================  ===============================================  ==========================
-child name                          resource                                         from
-==================================  ===============================================  ==========================
-``<slug>-domain-<domain>``          ``mailgun.Domain`` (protect, delete_before_replace)  ``MailgunDomain``
-``<slug>-route-<address>``          ``mailgun.Route``                                ``MailgunRoute``
-``<slug>-webhook-<domain>-<kind>``  ``mailgun.Webhook`` (depends on its domain)      ``MailgunWebhook``
-``<slug>-credential-<domain>``      ``mailgun.DomainCredential`` (login ``crm``)     the sending domain
-``<slug>-credential-param-<dom>``   ``aws.ssm.Parameter`` SecureString               the credential password
-``<slug>-dns-<name>-<TYPE>``        ``aws.route53.Record`` (one per RRset)           ``DnsRecord`` on route53
-``<slug>-dns-<name>-<TYPE>[-<v>]``  ``cloudflare.DnsRecord`` (one per value)         ``DnsRecord`` on cloudflare
-``<slug>-outbound``                 ``aws.ssm.Parameter`` String                     ``OutboundSetting``
-``<slug>-smtp-password``            ``aws.ssm.Parameter`` SecureString               ``OutboundSetting`` (smtp)
-==================================  ===============================================  ==========================
+- ``<slug>-domain-<domain>``: ``mailgun.Domain`` per ``MailgunDomain`` (protect, delete_before_replace);
+- ``<slug>-route-<address>``: ``mailgun.Route`` per ``MailgunRoute``;
+- ``<slug>-webhook-<domain>-<kind>``: ``mailgun.Webhook`` per ``MailgunWebhook`` (depends on its domain);
+- ``<slug>-credential-<domain>``: ``mailgun.DomainCredential`` (login ``crm``) on the sending domain,
+  and ``<slug>-credential-param-<domain>``: the SSM SecureString holding its password;
+- ``<slug>-dns-<name>-<TYPE>``: ``aws.route53.Record`` per Route53 ``DnsRecord`` (one per RRset),
+  or ``cloudflare.DnsRecord`` per Cloudflare value (``-<host or index>`` appended when several);
+- ``<slug>-outbound``: SSM String with the ``OutboundSetting`` JSON, and ``<slug>-smtp-password``:
+  SSM SecureString with the tenant's own SMTP password (only when it uses its own SMTP).
 
 Manual-DNS records are not resources: they are outputs the customer publishes. The DKIM
 value is only known once the Mailgun domain exists; it is taken from the domain's

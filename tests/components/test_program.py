@@ -16,6 +16,7 @@ from components.mocked import MailfleetMocks, RecordingMonitor, fake_dkim_value,
 from components.program import declare_stack
 from components.tenant_mail import pick_record_value
 from mailfleet.desired.state import StackState
+from mailfleet.errors import InvalidData
 from mailfleet.project import Project
 from tests.components.conftest import (
     REPO,
@@ -241,3 +242,8 @@ def test_records_of_a_domain_declared_elsewhere_read_it_from_mailgun(example: Pr
     )
     cf = dkim["rw1._domainkey.redwood-outdoors.com"]
     assert "".join(parse_quoted(cf.plain("content"))) == fake_dkim_value("redwood-outdoors.com", "rw1", 1024)
+
+
+def test_declare_stack_refuses_a_state_of_another_region(example: Project) -> None:
+    with pytest.raises(InvalidData, match="state is for us/us-east-1, stack is eu/eu-central-1"):
+        run_state(example.stacks["eu"], example.states["us"])
