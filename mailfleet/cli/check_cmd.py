@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mailfleet.cli.common import RegionChoice, TableJson, load_project
+
+if TYPE_CHECKING:
+    from mailfleet.check.resolver import Nameserver
+    from mailfleet.desired.state import StackState, TenantState
 
 PROGRESS_MIN_TENANTS = 20
 
@@ -116,12 +120,34 @@ def check(
             raise _usage("SLUG", f"no tenant {', '.join(repr(u) for u in unknown)}{where}")
         pairs = [by_slug[s] for s in dict.fromkeys(slugs)]
 
-    _run(pairs, server, timeout, retries, concurrency, fmt.value, keys, api_key, trigger_verify, api_retries)
+    _run(
+        pairs,
+        server,
+        timeout=timeout,
+        retries=retries,
+        concurrency=concurrency,
+        fmt=fmt.value,
+        keys=keys,
+        api_key=api_key,
+        trigger_verify=trigger_verify,
+        api_retries=api_retries,
+    )
 
 
 def _run(
-    pairs, server, timeout, retries, concurrency, fmt, keys, api_key, trigger_verify, api_retries
-) -> None:  # type: ignore[no-untyped-def]
+    pairs: list[tuple[StackState, TenantState]],
+    server: Nameserver | None,
+    *,
+    timeout: float,
+    retries: int,
+    concurrency: int,
+    fmt: str,
+    keys: dict[str, str],
+    api_key: str,
+    trigger_verify: bool,
+    api_retries: int,
+) -> None:
+    """Check ``pairs``, print the report, exit with the run's code (0, 1 or 3)."""
     import asyncio
 
     from mailfleet.check.report import OUTPUTS
