@@ -427,6 +427,9 @@ class _Handler(BaseHTTPRequestHandler):
     fake: FakeMailgun
     region: str
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as two writes: without TCP_NODELAY, Nagle plus the client's
+    # delayed ACK add ~40 ms to every keep-alive request.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         return  # quiet
