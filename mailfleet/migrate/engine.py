@@ -115,6 +115,13 @@ class _Run:
     def reload(self) -> None:
         self.tenant = self.journal.load()
 
+    def use_last(self) -> None:
+        """Take the tenant as the journal's last write validated it (no re-read)."""
+        if self.journal.last is not None:
+            self.tenant = self.journal.last
+        else:
+            self.reload()
+
 
 class _StepError(Exception):
     def __init__(self, message: str) -> None:
@@ -332,8 +339,8 @@ class Migrator:
         for r in group:
             try:
                 extra = {"point_of_no_return_passed": True} if step == POINT_OF_NO_RETURN else {}
-                r.journal.start_step(step, self.clock(), **extra)
-                r.reload()
+                r.journal.start_step(step, self.clock(), r.migration, **extra)
+                r.use_last()
                 started.append(r)
                 self._hook(r.slug, step, "started")
             except MailfleetError as exc:
@@ -358,8 +365,17 @@ class Migrator:
                 if step == STEP_NAMES[-1]:
                     self._finish(r)
                 else:
-                    r.journal.finish_step(step, self.clock(), **self._finish_changes(step, r))
-                r.reload()
+                    # One write ends this step and starts the next (nothing happens in between),
+                    # except the point of no return, whose start is its own, deliberate write.
+                    after = STEP_NAMES[STEP_NAMES.index(step) + 1]
+                    r.journal.finish_step(
+                        step,
+                        self.clock(),
+                        r.migration,
+                        then_start=None if after == POINT_OF_NO_RETURN else after,
+                        **self._finish_changes(step, r),
+                    )
+                r.use_last()
                 self.notify(Notice(r.slug, "progress-step", step))
                 self._hook(r.slug, step, "done")
             except MailfleetError as exc:

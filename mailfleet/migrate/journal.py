@@ -91,7 +91,8 @@ def split_block(text: str) -> tuple[str, str | None, str]:
 
 def render_block(migration: Migration) -> str:
     data = migration.model_dump(mode="json", by_alias=True, exclude_none=True)
-    body = yaml.safe_dump({"migration": data}, sort_keys=False, default_flow_style=False, width=200)
+    dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    body = yaml.dump({"migration": data}, Dumper=dumper, sort_keys=False, default_flow_style=False, width=200)
     return f"{BLOCK_HEADER}\n{body}"
 
 
@@ -121,6 +122,8 @@ class Journal:
         self.tenants_dir = Path(tenants_dir)
         self.slug = slug
         self.path = tenant_path(self.tenants_dir, slug)
+        self.last: Tenant | None = None  # the tenant as the last write left it
+        self._rest_cache: tuple[str, dict[str, Any]] | None = None
 
     def load(self) -> Tenant:
         """The tenant as it is on disk now; ``InvalidData`` naming file and field if not valid."""
@@ -140,11 +143,25 @@ class Journal:
         with fsutil.locked(self.tenants_dir):
             text = self.path.read_text(encoding="utf-8")
             new_text = with_block(text, migration, region)
-            tenant, problems = tenant_from_data(str(self.path), parse_yaml(new_text), self.slug)
+            before, _, after = split_block(new_text)
+            rest = before + after
+            cached = self._rest_cache
+            if cached is not None and cached[0] == rest:
+                # The rest of the file is what the last write validated: validate the new
+                # block with it without parsing the YAML again (a journal write per step).
+                data = dict(cached[1])
+                if migration is not None:
+                    data["migration"] = migration.model_dump(mode="json", by_alias=True, exclude_none=True)
+            else:
+                data = parse_yaml(new_text)
+            tenant, problems = tenant_from_data(str(self.path), data, self.slug)
             if problems or tenant is None:
                 raise InvalidData(problems=problems)
+            if isinstance(data, dict):
+                self._rest_cache = (rest, {k: v for k, v in data.items() if k != "migration"})
             if new_text != text:
                 fsutil.atomic_write(self.path, new_text.encode("utf-8"))
+            self.last = tenant
             log.info(
                 "journal slug=%s next=%s state=%s",
                 self.slug,
@@ -153,9 +170,14 @@ class Journal:
             )
             return tenant
 
-    def update(self, **changes: Any) -> Migration:
-        """Apply ``changes`` to the current block and write it."""
-        current = self.migration
+    def update(self, current: Migration | None = None, **changes: Any) -> Migration:
+        """Apply ``changes`` to ``current`` (default: the block on disk) and write it.
+
+        A run holding the tenant's run lock is the only writer of the block, so it may pass
+        the block it last wrote instead of reading the file again.
+        """
+        if current is None:
+            current = self.migration
         if current is None:
             raise InvalidData(problems=[Problem(str(self.path), "migration", "no migration under way")])
         updated = current.model_copy(update=changes)
@@ -164,21 +186,36 @@ class Journal:
         self.write(updated)
         return updated
 
-    def start_step(self, step: str, now: float, **changes: Any) -> Migration:
-        current = self.migration
+    def start_step(
+        self, step: str, now: float, current: Migration | None = None, **changes: Any
+    ) -> Migration:
+        current = current or self.migration
         assert current is not None
+        if step in current.steps and all(getattr(current, k) == v for k, v in changes.items()):
+            return current  # already recorded (by the previous step's end): nothing to write
         steps = dict(current.steps)
         if step not in steps:
             steps[step] = StepRecord(started_at=now_iso(now))
-        return self.update(steps=steps, **changes)
+        return self.update(current, steps=steps, **changes)
 
-    def finish_step(self, step: str, now: float, **changes: Any) -> Migration:
-        current = self.migration
+    def finish_step(
+        self,
+        step: str,
+        now: float,
+        current: Migration | None = None,
+        *,
+        then_start: str | None = None,
+        **changes: Any,
+    ) -> Migration:
+        """Record the end of ``step`` (and, in the same write, the start of ``then_start``)."""
+        current = current or self.migration
         assert current is not None
         steps = dict(current.steps)
         record = steps.get(step) or StepRecord(started_at=now_iso(now))
         steps[step] = record.model_copy(update={"done_at": now_iso(now)})
-        return self.update(steps=steps, **changes)
+        if then_start is not None and then_start not in steps:
+            steps[then_start] = StepRecord(started_at=now_iso(now))
+        return self.update(current, steps=steps, **changes)
 
     # -- export -------------------------------------------------------------------------
 

@@ -469,7 +469,8 @@ class MockStackRunner:
                 asyncio.set_event_loop(None)
             with self._lock:
                 state = self._state(stack)
-                gone = [urn for urn in state if urn not in set(seen)]
+                seen_set = set(seen)
+                gone = [urn for urn in state if urn not in seen_set]
                 for urn in reversed(gone):
                     res = state[urn]
                     if res.get("protect"):
