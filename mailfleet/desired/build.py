@@ -104,8 +104,15 @@ def _domain_records(
     def rec(purpose: str, name: str, type_: str, values: tuple[str, ...], **kw: object) -> DnsRecord:
         return DnsRecord(slug, purpose, provider, zone, zone_id, name, type_, ttl, values, **kw)  # type: ignore[arg-type]
 
-    # The stack's report address first; a tenant repeating it does not list it twice.
-    rua = tuple(dict.fromkeys((stack.dmarc_rua, *tenant.dmarc.rua)))
+    # The stack's report address first; a tenant repeating it does not list it twice. In our
+    # own zone only report addresses of our organisation are listed: an address elsewhere would
+    # need an authorisation record in a zone we don't control (RFC 7489 §7.1), so the tenant's
+    # own addresses go on its sender domain's record only.
+    tenant_rua, tenant_ruf = tenant.dmarc.rua, tenant.dmarc.ruf
+    if zone == OURS:
+        tenant_rua = [u for u in tenant_rua if not dmarc.external_destinations(domain, [u])]
+        tenant_ruf = [u for u in tenant_ruf if not dmarc.external_destinations(domain, [u])]
+    rua = tuple(dict.fromkeys((stack.dmarc_rua, *tenant_rua)))
     out: list[DnsRecord] = []
     if with_mx:
         out.append(rec("mx", domain, "MX", mx.values(facts)))
@@ -125,7 +132,7 @@ def _domain_records(
             "dmarc",
             dmarc.record_name(domain),
             "TXT",
-            (dmarc.value(tenant.dmarc.policy, rua, tenant.dmarc.ruf),),
+            (dmarc.value(tenant.dmarc.policy, rua, tenant_ruf),),
         )
     )
     if tenant.tracking:

@@ -209,6 +209,8 @@ def test_way2_own_domain_with_forwarding(
         ("nordlys.no", k) for k in TRACKING_HOOKS
     ]
     rua = f"rua={r['rua']},mailto:d@nordlys.no"
+    # Our zone lists only our organisation's report address (RFC 7489 §7.1).
+    our_rua = f"rua={r['rua']}"
     ours = [
         ("mx", "route53", "ours", r["zone"], d, "MX", 3600, r["mx"], False, None),
         (
@@ -232,7 +234,7 @@ def test_way2_own_domain_with_forwarding(
             f"_dmarc.{d}",
             "TXT",
             3600,
-            (f"v=DMARC1; p=reject; {rua}",),
+            (f"v=DMARC1; p=reject; {our_rua}",),
             False,
             None,
         ),
@@ -358,8 +360,13 @@ def test_dmarc_policy_and_report_addresses(eu_stack: StackConfig) -> None:
     )
     state = build_tenant(tenant(data), eu_stack)
     (dmarc,) = [x for x in state.records if x.purpose == "dmarc"]
-    # The stack's address is listed once even when the tenant repeats it.
-    assert dmarc.values == (
+    # The stack's address is listed once even when the tenant repeats it, and addresses of
+    # another organisation (acme.no) stay off our zone's record: they would need an
+    # authorisation record at acme.no (RFC 7489 §7.1).
+    assert dmarc.values == ("v=DMARC1; p=none; rua=mailto:dmarc-reports@mail.example.eu",)
+    sender = build_tenant(tenant(way2(domain="acme.no") | {"dmarc": data["dmarc"]}), eu_stack)
+    (theirs,) = [x for x in sender.records if x.purpose == "dmarc" and not x.ours]
+    assert theirs.values == (
         "v=DMARC1; p=none; rua=mailto:dmarc-reports@mail.example.eu,mailto:x@acme.no; ruf=mailto:f@acme.no",
     )
 
