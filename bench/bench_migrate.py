@@ -341,6 +341,7 @@ class ModelRunner(MockStackRunner):
                     raise RuntimeError(f"{u} is protected")
             list(pool.map(delete, first))
             list(pool.map(delete, [u for u in gone if u in state]))
+        self.ups += 1
         changes: dict[str, list[str]] = {}
         for entry in self.ops[start:]:
             changes.setdefault(entry["op"], []).append(entry["urn"])

@@ -356,10 +356,10 @@ class Migrator:
             for r in started:
                 failed[r] = message
             return failed
-        for r in started:
+
+        def finish(r: _Run) -> str | None:
             if r.slug in per_tenant:
-                failed[r] = per_tenant[r.slug]
-                continue
+                return per_tenant[r.slug]
             try:
                 self._hook(r.slug, step, "applied")
                 if step == STEP_NAMES[-1]:
@@ -379,7 +379,15 @@ class Migrator:
                 self.notify(Notice(r.slug, "progress-step", step))
                 self._hook(r.slug, step, "done")
             except MailfleetError as exc:
-                failed[r] = "; ".join(exc.lines())
+                return "; ".join(exc.lines())
+            return None
+
+        # Sequential: journal writes take the directory lock (a polling file lock), so
+        # writing from several threads only adds lock waits.
+        messages = [finish(r) for r in started]
+        for r, message in zip(started, messages, strict=True):
+            if message is not None:
+                failed[r] = message
         return failed
 
     def _finish_changes(self, step: str, r: _Run) -> dict[str, Any]:
