@@ -9,13 +9,7 @@ from typing import Annotated
 import typer
 
 from mailfleet import __version__
-from mailfleet.cli import plan_cmd
-from mailfleet.cli import tenant_cmd
-from mailfleet.cli import diff_cmd
-from mailfleet.cli import preview_cmd
-from mailfleet.cli import check_cmd
-from mailfleet.cli import migrate_cmd
-from mailfleet.cli import residency_cmd
+from mailfleet.cli import check_cmd, diff_cmd, migrate_cmd, plan_cmd, preview_cmd, residency_cmd, tenant_cmd
 from mailfleet.cli.common import Settings, configure_logging, default_root, err
 
 app = typer.Typer(
