@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mailfleet.cli.common import StackChoice, TableMarkdownJson, err, settings, stack_names
-
-
-class FailOn(StrEnum):
-    destructive = "destructive"
+from mailfleet.cli.common import StackChoice, TableMarkdownJson, settings, stack_names
+from mailfleet.cli.report_options import FailOnOption, FormatOption, OutputDirOption, emit
 
 
 def diff(
@@ -38,21 +33,9 @@ def diff(
     stack: Annotated[
         StackChoice, typer.Option("--stack", "-s", help="Which stack to compare.")
     ] = StackChoice.all,
-    fmt: Annotated[
-        TableMarkdownJson, typer.Option("--format", "-f", help="Output format.")
-    ] = TableMarkdownJson.table,
-    fail_on: Annotated[
-        FailOn | None,
-        typer.Option("--fail-on", help="Exit 1 (after printing) when a destructive row exists."),
-    ] = None,
-    output_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--output-dir",
-            metavar="DIR",
-            help="With --format markdown: write one file per PR comment and comments.json there.",
-        ),
-    ] = None,
+    fmt: FormatOption = TableMarkdownJson.table,
+    fail_on: FailOnOption = None,
+    output_dir: OutputDirOption = None,
 ) -> None:
     """Compare the desired state of two git revisions, per stack and tenant, without a checkout.
 
@@ -102,13 +85,7 @@ def diff(
         stacks=stacks,
         meta={"base": rev_info(files[0]), "head": rev_info(files[1])},
     )
-    if output_dir is not None:
-        made = outputs.write_comments(report, output_dir)
-        err(f"wrote {len(made)} comment file(s) and {outputs.MANIFEST} to {output_dir}")
-    else:
-        outputs.OUTPUTS[fmt.value]().run(report)
-    if fail_on is FailOn.destructive and report.destructive:
-        raise typer.Exit(1)
+    emit(report, fmt, fail_on, output_dir)
 
 
 def register(app: typer.Typer) -> None:

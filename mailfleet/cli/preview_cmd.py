@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import re
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mailfleet.cli.common import TableMarkdownJson, err
-
-
-class FailOn(StrEnum):
-    destructive = "destructive"
+from mailfleet.cli.common import TableMarkdownJson
+from mailfleet.cli.report_options import FailOnOption, FormatOption, OutputDirOption, emit
 
 
 def preview_report(
@@ -33,21 +29,9 @@ def preview_report(
             help="Stack name for the heading and marker (default: from the URNs).",
         ),
     ] = None,
-    fmt: Annotated[
-        TableMarkdownJson, typer.Option("--format", "-f", help="Output format.")
-    ] = TableMarkdownJson.table,
-    fail_on: Annotated[
-        FailOn | None,
-        typer.Option("--fail-on", help="Exit 1 (after printing) when a destructive row exists."),
-    ] = None,
-    output_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--output-dir",
-            metavar="DIR",
-            help="With --format markdown: write one file per PR comment and comments.json there.",
-        ),
-    ] = None,
+    fmt: FormatOption = TableMarkdownJson.table,
+    fail_on: FailOnOption = None,
+    output_dir: OutputDirOption = None,
 ) -> None:
     """Show the DNS records (Route53, Cloudflare) and Mailgun resources a Pulumi preview changes.
 
@@ -78,13 +62,7 @@ def preview_report(
         stacks=[changes],
         meta={"file": file, "stack": changes.stack},
     )
-    if output_dir is not None:
-        made = outputs.write_comments(report, output_dir)
-        err(f"wrote {len(made)} comment file(s) and {outputs.MANIFEST} to {output_dir}")
-    else:
-        outputs.OUTPUTS[fmt.value]().run(report)
-    if fail_on is FailOn.destructive and report.destructive:
-        raise typer.Exit(1)
+    emit(report, fmt, fail_on, output_dir)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,46 @@
+"""Options and output shared by the commands that render a change report (diff, preview-report)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from mailfleet.cli.common import TableMarkdownJson, err
+
+if TYPE_CHECKING:
+    from mailfleet.diff.outputs import Report
+
+
+class FailOn(StrEnum):
+    destructive = "destructive"
+
+
+FormatOption = Annotated[TableMarkdownJson, typer.Option("--format", "-f", help="Output format.")]
+FailOnOption = Annotated[
+    FailOn | None,
+    typer.Option("--fail-on", help="Exit 1 (after printing) when a destructive row exists."),
+]
+OutputDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--output-dir",
+        metavar="DIR",
+        help="With --format markdown: write one file per PR comment and comments.json there.",
+    ),
+]
+
+
+def emit(report: Report, fmt: TableMarkdownJson, fail_on: FailOn | None, output_dir: Path | None) -> None:
+    """Print ``report`` (or write its PR comments), then exit 1 if ``--fail-on`` says so."""
+    from mailfleet.diff import outputs
+
+    if output_dir is not None:
+        made = outputs.write_comments(report, output_dir)
+        err(f"wrote {len(made)} comment file(s) and {outputs.MANIFEST} to {output_dir}")
+    else:
+        outputs.OUTPUTS[fmt.value]().run(report)
+    if fail_on is FailOn.destructive and report.destructive:
+        raise typer.Exit(1)
