@@ -16,8 +16,11 @@ Three figures (issue 5):
    is the CLI default (10 s). After the gap, resolvers may still hold the old MX for up to the
    lowered TTL (60 s): reported separately as the DNS tail.
 3. **500 tenants with --batch 250**: wall time against the bound the rate limit sets
-   (total Mailgun calls / allowed rate). To keep the bench short the limit is scaled 100x by
-   compressing the limiter's clock: 300 requests per 60 s becomes 300 per 0.6 s (30,000/min),
+   (total Mailgun calls / allowed rate). To keep the bench short the limit is scaled 25x by
+   compressing the limiter's clock (``BENCH_MIGRATE_SCALE``): 300 requests per 60 s becomes 300
+   per 2.4 s (7,500/min, 125 requests/s). At 100x (500 requests/s) the bound falls below what one
+   Python process, the fake and the journal writes can do at all, so the figure measured the
+   client's own throughput rather than how well a batch keeps to the rate limit;
    with the same sliding-window limiter every call goes through (mailfleet's and the provider's).
    This run uses a model-driven runner (``ModelRunner``: the same state/Mailgun logic as the
    test runner, resources taken from the desired-state model instead of running the Pulumi
@@ -31,6 +34,7 @@ Three figures (issue 5):
 from __future__ import annotations
 
 import collections
+import os
 import re
 import sys
 import tempfile
@@ -54,7 +58,7 @@ from tests.fakes.mailgun_server import FakeMailgun  # noqa: E402
 from tests.migrate.conftest import FakeClock, World, copy_project  # noqa: E402
 from tests.migrate.mock_runner import _SECRET_SIG, DOMAIN, MockStackRunner  # noqa: E402
 
-SCALE = 100  # the rate limit is scaled up this much (clock compression), see the docstring
+SCALE = int(os.environ.get("BENCH_MIGRATE_SCALE", "25"))  # rate-limit clock compression, see the docstring
 RATE = 300
 TENANTS = 500
 BATCH = 250
