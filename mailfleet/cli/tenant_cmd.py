@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mailfleet.cli.common import RegionChoice, err, out, print_json, settings
+from mailfleet.cli.common import RegionChoice, TableJson, err, out, print_json, settings
 
 if TYPE_CHECKING:
     from mailfleet.desired.state import TenantState
@@ -49,11 +49,6 @@ class SpfAll(StrEnum):
 
 class AddFormat(StrEnum):
     text = "text"
-    json = "json"
-
-
-class ListFormat(StrEnum):
-    table = "table"
     json = "json"
 
 
@@ -558,7 +553,7 @@ def list_(
     region: Annotated[
         RegionChoice | None, typer.Option("--region", "-r", help="Only tenants of this region.")
     ] = None,
-    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = ListFormat.table,
+    fmt: Annotated[TableJson, typer.Option("--format", "-f", help="Output format.")] = TableJson.table,
 ) -> None:
     """List tenants (slug, region, name, sender domain, DNS host, outbound, migration phase).
 
@@ -575,7 +570,7 @@ def list_(
         for slug, t in sorted(loaded.tenants.items())
         if region is None or t.region == region.value
     ]
-    if fmt is ListFormat.json:
+    if fmt is TableJson.json:
         print_json(items)
     else:
         rows = [
