@@ -191,13 +191,10 @@ class TenantMail(pulumi.ComponentResource):
 
     def _declare_credential(self) -> None:
         """The CRM's SMTP login on the sending domain, when any mail leaves through Mailgun."""
-        out = self._tenant_state.outbound
-        if out is None or "mailgun" not in (out.service.via, out.marketing.via):
+        name = self._tenant_state.credential_domain
+        if name is None:
             return
         slug = self._tenant_state.slug
-        name = out.sending_domain
-        if name not in self.domains:
-            return  # bound to the domain: declared by the stack that declares the domain
         password = self._stack_secrets.credential_password(name)
         credential = mailgun.DomainCredential(
             f"{slug}-credential-{name}",

@@ -638,14 +638,12 @@ def deletion_lines(state: TenantState, stack: StackConfig) -> list[str]:
             continue
         zone = "our zone" if rec.ours else f"{rec.provider} zone of {rec.zone}"
         rows.append(("DNS record", f"{rec.name} {rec.type} ({zone} {rec.zone_id})"))
+    if state.credential_domain is not None:
+        rows.append(
+            ("SMTP credential", f"Mailgun SMTP login on {state.credential_domain} (and its SSM password)")
+        )
     if state.outbound is not None:
         o = state.outbound
-        if "mailgun" in (o.service.via, o.marketing.via) and any(
-            d.name == o.sending_domain for d in state.domains
-        ):
-            rows.append(
-                ("SMTP credential", f"Mailgun SMTP login on {o.sending_domain} (and its SSM password)")
-            )
         rows.append(("SSM parameter", f"{o.parameter} ({o.aws_region})"))
         if o.secret_parameter:
             rows.append(("SSM parameter", f"{o.secret_parameter} ({o.aws_region}, secret)"))

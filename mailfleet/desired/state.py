@@ -225,6 +225,20 @@ class TenantState:
     def manual_records(self) -> list[DnsRecord]:
         return [r for r in self.records if r.provider == "manual"]
 
+    @property
+    def credential_domain(self) -> str | None:
+        """The domain that gets the CRM's Mailgun SMTP login, or None.
+
+        One login on the sending domain, when any of the tenant's mail leaves through Mailgun
+        and this stack declares that domain (a credential is bound to its domain's region).
+        """
+        out = self.outbound
+        if out is None or "mailgun" not in (out.service.via, out.marketing.via):
+            return None
+        if not any(d.name == out.sending_domain for d in self.domains):
+            return None
+        return out.sending_domain
+
     def items(self) -> list[Any]:
         out: list[Any] = [*self.domains, *self.routes, *self.webhooks, *self.records]
         if self.outbound is not None:

@@ -433,3 +433,19 @@ def test_txt_values_are_logical_strings(eu_stack: StackConfig) -> None:
     (spf,) = [x for x in state.records if x.purpose == "spf" and not x.ours]
     assert isinstance(spf, DnsRecord)
     assert len(spf.values) == 1 and len(spf.values[0]) > 255  # never pre-split in the model
+
+
+def test_credential_domain_is_the_sending_domain_when_mail_leaves_through_mailgun(
+    eu_stack: StackConfig,
+) -> None:
+    smtp = {"host": "smtp.acme.no", "port": 587}
+    assert build_tenant(tenant(way1()), eu_stack).credential_domain == "acme.mail.example.eu"
+    assert build_tenant(tenant(way2(domain="acme.no")), eu_stack).credential_domain == "acme.no"
+    half = way1(outbound={"service": "smtp", "marketing": "mailgun", "smtp": smtp})
+    assert build_tenant(tenant(half), eu_stack).credential_domain == "acme.mail.example.eu"
+    all_smtp = way2(domain="acme.no", outbound={"service": "smtp", "marketing": "smtp", "smtp": smtp})
+    assert build_tenant(tenant(all_smtp), eu_stack).credential_domain is None
+    # A stack that no longer declares the sending domain (mid-migration) declares no credential.
+    state = build_tenant(tenant(way1()), eu_stack)
+    state.domains.clear()
+    assert state.credential_domain is None
