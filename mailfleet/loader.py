@@ -168,6 +168,16 @@ def load_tenants(tenants_dir: Path, paths: list[Path] | None = None) -> Loaded:
     return loaded
 
 
+# Secret settings the Pulumi program reads (components/secrets.py); the stack file may hold
+# them only in Pulumi's encrypted form. ``SECRET_MAPS`` are maps of secrets (``--path`` keys).
+SECRET_KEYS = ("mailfleet:credentialSeed", "mailfleet:smtpPasswords")
+SECRET_MAPS = ("mailfleet:smtpPasswords",)
+
+
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"secure"}
+
+
 def stack_from_data(where: str, name: str, data: Any) -> tuple[StackConfig | None, list[Problem]]:
     if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
         return None, [Problem(where, "config", "stack file needs a 'config:' mapping")]
@@ -176,12 +186,24 @@ def stack_from_data(where: str, name: str, data: Any) -> tuple[StackConfig | Non
     problems = []
     for key, value in config.items():
         if key in CONFIG_KEYS:
-            if isinstance(value, dict) and "secure" in value:
+            if _is_secret(value):
                 problems.append(Problem(where, f"config.{key}", "must not be a secret"))
                 continue
             values[CONFIG_KEYS[key]] = value
+        elif key in SECRET_KEYS:
+            # A map of secrets may also be stored as one secret (a JSON object, encrypted whole).
+            is_map = key in SECRET_MAPS and isinstance(value, dict) and not _is_secret(value)
+            leaves = list(value.values()) if is_map else [value]
+            if not leaves or not all(_is_secret(v) for v in leaves):
+                problems.append(
+                    Problem(where, f"config.{key}", "must be set with `pulumi config set --secret`")
+                )
+        elif isinstance(key, str) and key.startswith("mailfleet:"):
+            known = ", ".join(sorted([*(k for k in CONFIG_KEYS if k.startswith("mailfleet:")), *SECRET_KEYS]))
+            problems.append(Problem(where, f"config.{key}", f"unknown setting (known: {known})"))
     try:
-        return StackConfig.model_validate(values), problems
+        stack = StackConfig.model_validate(values)
+        return (None if problems else stack), problems
     except ValidationError as exc:
         for p in pydantic_problems(where, exc):
             head, dot, rest = p.field.partition(".")

@@ -76,6 +76,36 @@ def test_other_config_keys_are_ignored() -> None:
     assert problems == [] and stack is not None
 
 
+def test_a_misspelt_mailfleet_setting_is_an_error_not_a_silent_default() -> None:
+    # A typo in an optional key would otherwise leave the default in force unnoticed.
+    out = lines(with_key("mailfleet:recordTTL", 300))
+    assert len(out) == 1
+    assert out[0].startswith(f"{WHERE}: config.mailfleet:recordTTL: unknown setting (known: ")
+    assert "mailfleet:recordTtl" in out[0]
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("mailfleet:credentialSeed", "plain-text-seed"),
+        ("mailfleet:smtpPasswords", {"alpine": "plain-password", "harbor": {"secure": "AAAB"}}),
+        ("mailfleet:smtpPasswords", {}),
+    ],
+)
+def test_secret_settings_in_clear_are_refused(key: str, value: Any) -> None:
+    out = lines(with_key(key, value))
+    assert out == [f"{WHERE}: config.{key}: must be set with `pulumi config set --secret`"]
+    assert all("plain-" not in line for line in out)  # the clear value is never echoed
+
+
+@pytest.mark.parametrize(
+    "value", [{"alpine": {"secure": "AAAB"}, "harbor": {"secure": "AAAC"}}, {"secure": "AAAD"}]
+)
+def test_smtp_passwords_as_a_map_of_secrets_or_one_secret(value: Any) -> None:
+    stack, problems = stack_from_data(WHERE, "eu", with_key("mailfleet:smtpPasswords", value))
+    assert problems == [] and stack is not None
+
+
 CASES: list[tuple[str, Any, str, str]] = [
     ("mailfleet:region", DELETE, "config.mailfleet:region", "required field is missing"),
     ("mailfleet:region", "ap", "config.mailfleet:region", "'eu' or 'us'"),
