@@ -146,6 +146,10 @@ def tenant_paths(tenants_dir: Path) -> list[Path]:
         raise InvalidData(
             problems=[Problem(str(tenants_dir), "", "tenants directory does not exist")]
         ) from None
+    except OSError as exc:
+        raise InvalidData(
+            problems=[Problem(str(tenants_dir), "", f"cannot read tenants directory: {exc.strerror}")]
+        ) from None
     with entries:
         files = [e.name for e in entries if e.is_file()]
     names = sorted(n for n in files if n.endswith(".yaml"))

@@ -472,3 +472,10 @@ def test_catalogue_size() -> None:
     assert len(FLAG_CASES) + len(FILE_CASES) >= 40
     assert len({c[0] for c in FLAG_CASES}) == len(FLAG_CASES)
     assert len({c[0] for c in FILE_CASES}) == len(FILE_CASES)
+
+
+@pytest.mark.parametrize("command", [("validate",), ("plan",), ("tenant", "list")])
+def test_tenants_dir_that_is_a_file(proj, command) -> None:
+    not_a_dir = proj.root / "Pulumi.yaml"
+    result = proj.run("--tenants-dir", str(not_a_dir), *command)
+    assert_clean_failure(result, 1, str(not_a_dir), "not a directory")
