@@ -176,7 +176,10 @@ def validate_flags(data: dict[str, Any], usage: list[Problem] | None = None) -> 
     try:
         tenant = Tenant.model_validate(data)
     except ValidationError as exc:
-        problems.extend(Problem(flag_of(p.field), "", p.message) for p in pydantic_problems("", exc))
+        # A flag already reported by a combination check gets no second line from the schema.
+        reported = {p.where for p in problems}
+        schema = (Problem(flag_of(p.field), "", p.message) for p in pydantic_problems("", exc))
+        problems.extend(p for p in schema if p.where not in reported)
     if problems:
         raise UsageError(problems=problems)
     return tenant

@@ -322,3 +322,13 @@ def test_unusable_lock_or_target_is_one_line_not_a_traceback(proj) -> None:
     removal = proj.run("tenant", "remove", "acme", "--yes")
     assert_clean_failure(removal, 1, "tenants/.mailfleet.lock", "cannot take the lock")
     assert (proj.tenants / "acme.yaml").is_file()
+
+
+def test_add_without_mailbox_is_one_line(proj) -> None:
+    before = proj.snapshot()
+    result = proj.run("tenant", "add", "x1", "--region", "eu")
+    assert_clean_failure(result, 2, "--mailbox", "at least one")
+    assert [line for line in result.stderr.splitlines() if line.startswith("--mailbox")] == [
+        "--mailbox: at least one --mailbox is required (e.g. --mailbox support)"
+    ]
+    assert proj.snapshot() == before
