@@ -36,9 +36,14 @@ OutputDirOption = Annotated[
 def emit(report: Report, fmt: TableMarkdownJson, fail_on: FailOn | None, output_dir: Path | None) -> None:
     """Print ``report`` (or write its PR comments), then exit 1 if ``--fail-on`` says so."""
     from mailfleet.diff import outputs
+    from mailfleet.errors import Problem, UsageError
 
     if output_dir is not None:
-        made = outputs.write_comments(report, output_dir)
+        try:
+            made = outputs.write_comments(report, output_dir)
+        except OSError as exc:
+            problem = Problem("--output-dir", "", f"cannot write {output_dir}: {exc.strerror or exc}")
+            raise UsageError(problems=[problem]) from None
         err(f"wrote {len(made)} comment file(s) and {outputs.MANIFEST} to {output_dir}")
     else:
         outputs.OUTPUTS[fmt.value]().run(report)

@@ -282,3 +282,12 @@ def test_stdin_and_bad_input(cli, tmp_path: Path) -> None:
     shutil.copy(FIXTURES / "preview_create.json", copy)
     bad_stack = cli("preview-report", str(copy), "--stack", "eu; rm -rf /")
     assert bad_stack.returncode == 2 and bad_stack.stderr.startswith("--stack: ")
+
+
+def test_output_dir_that_cannot_be_made(cli, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory\n")
+    proc = report(cli, "preview_changes.json", "--format", "markdown", "--output-dir", str(blocker / "c"))
+    assert "Traceback" not in proc.stderr
+    assert proc.returncode == 2
+    assert proc.stderr == f"--output-dir: cannot write {blocker / 'c'}: Not a directory\n"
