@@ -340,6 +340,14 @@ def abort(
     """
     if not yes:
         raise _usage("--yes", "abort rewrites the tenant file and runs the source stack: pass --yes")
+    from mailfleet.loader import load_tenants
+
+    # Name a wrong slug before asking for credentials or a stack runner.
+    tenant = load_tenants(settings(ctx).tenants_dir).tenants.get(slug)
+    if tenant is None:
+        raise _usage("SLUG", f"no tenant {slug!r}")
+    if tenant.migration is None or tenant.migration.state == "done":
+        raise _usage("SLUG", f"no migration under way for {slug!r}")
     _migrator(ctx, DEFAULT_RATE).abort(slug)
     out(f"{slug}: migration aborted; the tenant stays in its region")
 

@@ -82,6 +82,8 @@ def test_dry_run_prints_every_step_and_the_point_of_no_return_and_writes_nothing
         (["acme", "--to", "eu", "--dry-run"], "--to: tenant 'acme' is already in 'eu'"),
         (["resume", "bluebird"], "--yes: resuming may pass"),
         (["abort", "bluebird"], "--yes: abort rewrites"),
+        (["abort", "nosuch", "--yes"], "SLUG: no tenant 'nosuch'"),
+        (["abort", "bluebird", "--yes"], "SLUG: no migration under way for 'bluebird'"),
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(project_dir: Path, args: list[str], flag: str) -> None:
