@@ -60,6 +60,9 @@ def diff(
     problems = old.problems + new.problems
     if problems:
         raise InvalidData(problems=problems)
+    if not old.states and not new.states:
+        where = Problem(str(s.stacks_dir), "", f"no stack files (Pulumi.<stack>.yaml) at {base} or head")
+        raise InvalidData(problems=[where])
     wanted = stack_names(stack)
     if wanted is not None:
         missing = [n for n in wanted if n not in old.states and n not in new.states]

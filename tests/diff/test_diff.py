@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from tests.conftest import run_cli
 from tests.diff.conftest import Repo, plan_items, rows_of
 
 MX_EU = ["10 mxa.eu.mailgun.org", "10 mxb.eu.mailgun.org"]
@@ -263,3 +264,12 @@ def test_stack_aws_region_change_moves_every_outbound_parameter(repo: Repo) -> N
     for r in eu:
         assert (r["op"], r["fields"], r["where"]) == ("update", ["aws_region"], "ssm eu-west-1")
         assert (r["old"], r["new"]) == (["aws_region=eu-central-1"], ["aws_region=eu-west-1"])
+
+
+def test_no_stack_files_at_either_revision_is_an_error(repo: Repo) -> None:
+    sub = repo.root / "docs"
+    sub.mkdir()
+    proc = run_cli("diff", "--base", "HEAD", "--format", "json", cwd=sub)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "no stack files (Pulumi.<stack>.yaml) at HEAD" in proc.stderr
