@@ -42,7 +42,7 @@ def _load_dkim_keys(path: Path) -> dict[str, str]:
 
 def check(
     ctx: typer.Context,
-    slugs: Annotated[list[str] | None, typer.Argument(metavar="[SLUG]...", help="Tenants to check.")] = None,
+    slugs: Annotated[list[str] | None, typer.Argument(metavar="SLUG", help="Tenants to check.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Check every tenant (of --region, if given).")] = False,
     region: Annotated[
         RegionChoice | None, typer.Option("--region", help="Only tenants of this region.")

@@ -164,7 +164,7 @@ def _with_progress(ctx: typer.Context, rate: int, total: int, work: Any) -> list
 @migrate_app.command("run")
 def run(
     ctx: typer.Context,
-    slugs: Annotated[list[str] | None, typer.Argument(metavar="[SLUG]...", help="Tenants to move.")] = None,
+    slugs: Annotated[list[str] | None, typer.Argument(metavar="SLUG", help="Tenants to move.")] = None,
     to: Annotated[RegionChoice | None, typer.Option("--to", help="Region to move to.")] = None,
     from_: Annotated[
         RegionChoice | None,
@@ -293,7 +293,7 @@ def run(
 @migrate_app.command("resume")
 def resume(
     ctx: typer.Context,
-    slugs: Annotated[list[str], typer.Argument(metavar="SLUG...", help="Tenants whose move to continue.")],
+    slugs: Annotated[list[str], typer.Argument(metavar="SLUG", help="Tenants whose move to continue.")],
     batch: Annotated[int, typer.Option("--batch", min=1, help="Tenants moved together.")] = 50,
     rate: Annotated[int, typer.Option("--rate", min=1, help="Mailgun requests per minute.")] = DEFAULT_RATE,
     yes: Annotated[
@@ -330,7 +330,7 @@ def resume(
 @migrate_app.command("abort")
 def abort(
     ctx: typer.Context,
-    slug: Annotated[str, typer.Argument(help="The tenant whose move to undo.")],
+    slug: Annotated[str, typer.Argument(metavar="SLUG", help="The tenant whose move to undo.")],
     yes: Annotated[bool, typer.Option("--yes", help="Confirm.")] = False,
 ) -> None:
     """Undo a move that has not reached its point of no return (refused after it, exit 1).
@@ -356,7 +356,8 @@ def abort(
 def status(
     ctx: typer.Context,
     slug: Annotated[
-        str | None, typer.Argument(help="One tenant (default: every tenant with a migration).")
+        str | None,
+        typer.Argument(metavar="SLUG", help="One tenant (default: every tenant with a migration)."),
     ] = None,
     fmt: Annotated[TableJson, typer.Option("--format", "-f", help="Output format.")] = TableJson.table,
 ) -> None:

@@ -479,3 +479,20 @@ def test_tenants_dir_that_is_a_file(proj, command) -> None:
     not_a_dir = proj.root / "Pulumi.yaml"
     result = proj.run("--tenants-dir", str(not_a_dir), *command)
     assert_clean_failure(result, 1, str(not_a_dir), "not a directory")
+
+
+@pytest.mark.parametrize(
+    ("command", "usage"),
+    [
+        (("check",), "Usage: mailfleet check [OPTIONS] [SLUG]..."),
+        (("migrate", "run"), "Usage: mailfleet migrate run [OPTIONS] [SLUG]..."),
+        (("migrate", "resume"), "Usage: mailfleet migrate resume [OPTIONS] {SLUG}..."),
+        (("migrate", "abort"), "Usage: mailfleet migrate abort [OPTIONS] {SLUG}"),
+        (("migrate", "status"), "Usage: mailfleet migrate status [OPTIONS] [SLUG]"),
+    ],
+)
+def test_slug_arguments_are_named_slug_in_help(proj, command, usage) -> None:
+    result = proj.run(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    # The program name is "python -m mailfleet" under run_cli.
+    assert result.stdout.splitlines()[0].endswith(usage.removeprefix("Usage: ")), result.stdout
