@@ -125,6 +125,8 @@ def tenant_from_data(where: str, data: Any, expected_slug: str | None) -> tuple[
 
 def load_tenant_file(path: Path) -> tuple[Tenant | None, list[Problem]]:
     where = str(path)
+    if not path.name.endswith(".yaml"):
+        return None, [Problem(where, "", "tenant files end in .yaml (named tenants/<slug>.yaml)")]
     try:
         text = path.read_bytes()
     except OSError as exc:

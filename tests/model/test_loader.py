@@ -206,3 +206,8 @@ def test_block_scalar_newline_does_not_slip_into_a_name(tmp_path: Path) -> None:
     path = write(tmp_path, "acme.yaml", text)
     (line,) = problems_of(path)
     assert line.startswith(f"{path}: mailboxes.0: mailbox 'support\\n' may only contain")
+
+
+def test_a_tenant_file_not_ending_in_yaml_is_one_problem(tmp_path: Path) -> None:
+    path = write(tmp_path, "acme.yml", VALID.format(slug="acme"))
+    assert problems_of(path) == [f"{path}: tenant files end in .yaml (named tenants/<slug>.yaml)"]
