@@ -259,6 +259,23 @@ def conflicts_with_others(tenant: Tenant, project: Project, path: Path) -> list[
                     f"(region {region}, {where_of(other)})",
                 )
             )
+    # The same rule as `mailfleet validate` (desired.build.conflicts): platform names are reserved.
+    platform_domains = sorted(
+        {st.platform_domain for st in project.states.values()} | {stack.platform_domain}
+    )
+    for d in state.domains:
+        inside = [
+            p for p in platform_domains if d.role == "sender" and (d.name == p or d.name.endswith("." + p))
+        ]
+        if inside:
+            problems.append(
+                Problem(
+                    "--sender-domain",
+                    "",
+                    f"domain {d.name} is inside the platform domain {inside[0]}, "
+                    "whose names are reserved for platform addresses",
+                )
+            )
     for r in state.routes:
         if r.address in addresses:
             other = addresses[r.address]

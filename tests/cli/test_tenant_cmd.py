@@ -332,3 +332,29 @@ def test_add_without_mailbox_is_one_line(proj) -> None:
         "--mailbox: at least one --mailbox is required (e.g. --mailbox support)"
     ]
     assert proj.snapshot() == before
+
+
+def test_add_refuses_a_sender_domain_inside_a_platform_domain(proj) -> None:
+    # `mailfleet validate` rejects such a file, so `tenant add` must not write it.
+    before = proj.snapshot()
+    for domain, platform in (
+        ("mail.example.eu", "mail.example.eu"),
+        ("x.mail.example.com", "mail.example.com"),
+    ):
+        result = proj.run(
+            "tenant",
+            "add",
+            "x3",
+            "--region",
+            "eu",
+            "--mailbox",
+            "a",
+            "--sender-domain",
+            domain,
+            "--dns",
+            "manual",
+        )
+        line = assert_clean_failure(result, 1, "--sender-domain", f"inside the platform domain {platform}")
+        assert line.startswith("--sender-domain: ")
+        assert proj.snapshot() == before
+    assert proj.run("validate").returncode == 0
