@@ -98,6 +98,11 @@ class SenderDomain(_Strict):
     @model_validator(mode="after")
     def _spf_answer_fits(self) -> SenderDomain:
         """RFC 7208 §3.4 limits the whole DNS answer, which depends on the domain's length."""
+        if self.name in self.spf_includes:
+            raise ValueError(
+                f"spf_includes: include:{self.name} is the domain's own SPF record "
+                "(it would include itself: an SPF loop, permerror)"
+            )
         spf.merge(MAILGUN_SPF_INCLUDE, self.spf_includes, self.spf_all, domain=self.name)
         return self
 

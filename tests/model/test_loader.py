@@ -211,3 +211,17 @@ def test_block_scalar_newline_does_not_slip_into_a_name(tmp_path: Path) -> None:
 def test_a_tenant_file_not_ending_in_yaml_is_one_problem(tmp_path: Path) -> None:
     path = write(tmp_path, "acme.yml", VALID.format(slug="acme"))
     assert problems_of(path) == [f"{path}: tenant files end in .yaml (named tenants/<slug>.yaml)"]
+
+
+def test_spf_include_of_the_domain_itself_is_a_loop(tmp_path: Path) -> None:
+    text = (
+        VALID.format(slug="acme")
+        + "sender_domain:\n  name: acme.no\n  spf_includes: [sendgrid.net, acme.no]\n"
+    )
+    path = write(tmp_path, "acme.yaml", text)
+    assert problems_of(path) == [
+        f"{path}: sender_domain: spf_includes: include:acme.no is the domain's own SPF record "
+        "(it would include itself: an SPF loop, permerror)"
+    ]
+    other = write(tmp_path, "acme.yaml", text.replace("acme.no]", "mail.acme.no]"))
+    assert problems_of(other) == []
