@@ -63,9 +63,7 @@ def check(
     else:
         record.expected = [f"v=DKIM1; k=rsa; p=<the key Mailgun generated, RSA {expected_bits} bits>"]
         record.details["expected_key_source"] = "unknown (presence and lint only)"
-    if lookup.failed:
-        record.status = res.TIMEOUT if lookup.status == "timeout" else res.ERROR
-        record.message = lookup.describe()
+    if record.undecided_by(lookup):
         return
     if lookup.missing:
         record.status = res.MISSING

@@ -84,9 +84,7 @@ async def check(
     """Fill ``record`` for ``_dmarc.<domain>``."""
     if expected:
         record.expected = [expected]
-    if lookup.failed:
-        record.status = res.TIMEOUT if lookup.status == "timeout" else res.ERROR
-        record.message = lookup.describe()
+    if record.undecided_by(lookup):
         return
     values = list(lookup.values) if lookup.ok else []
     found = [v for v in values if is_dmarc(v)]
@@ -94,20 +92,20 @@ async def check(
     record.found = found + misplaced
     if not found:
         if misplaced:
-            record.status = res.WRONG
-            record.message = "v=DMARC1 is not the first tag: receivers discard the record"
-            record.findings.append(
-                res.Finding(res.SEV_ERROR, "dmarc-version-first", record.message, "RFC 7489 §6.4")
+            record.wrong(
+                "dmarc-version-first",
+                "v=DMARC1 is not the first tag: receivers discard the record",
+                "RFC 7489 §6.4",
             )
         else:
             record.status = res.MISSING
             record.message = lookup.describe() if lookup.missing else f"no v=DMARC1 record at {record.name}"
         return
     if len(found) > 1:
-        record.status = res.WRONG
-        record.message = f"{len(found)} DMARC records at {record.name}: receivers apply no policy at all"
-        record.findings.append(
-            res.Finding(res.SEV_ERROR, "dmarc-multiple", record.message, "RFC 7489 §6.6.3")
+        record.wrong(
+            "dmarc-multiple",
+            f"{len(found)} DMARC records at {record.name}: receivers apply no policy at all",
+            "RFC 7489 §6.6.3",
         )
         return
     value = found[0]
@@ -238,9 +236,7 @@ async def check(
 def check_authorisation(record: res.RecordResult, lookup: Lookup, expected: str) -> None:
     """A ``<domain>._report._dmarc.<dest>`` record we publish: a TXT starting ``v=DMARC1``."""
     record.expected = [expected]
-    if lookup.failed:
-        record.status = res.TIMEOUT if lookup.status == "timeout" else res.ERROR
-        record.message = lookup.describe()
+    if record.undecided_by(lookup):
         return
     if lookup.missing:
         record.status = res.MISSING

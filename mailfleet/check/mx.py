@@ -31,9 +31,7 @@ def region_of_hosts(hosts: set[str]) -> str | None:
 def check(record: res.RecordResult, lookup: Lookup, expected: tuple[str, ...], region: str) -> None:
     want = {_parse(v) for v in expected}
     record.expected = [show(m) for m in sorted(want)]
-    if lookup.failed:
-        record.status = res.TIMEOUT if lookup.status == "timeout" else res.ERROR
-        record.message = lookup.describe()
+    if record.undecided_by(lookup):
         return
     if lookup.missing:
         record.status = res.MISSING

@@ -15,7 +15,10 @@ timeouts or errors prevented a verdict.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mailfleet.check.resolver import Lookup
 
 OK = "ok"
 MISSING = "missing"
@@ -65,6 +68,20 @@ class RecordResult:
     hint: str = ""
     findings: list[Finding] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+
+    def undecided_by(self, lookup: Lookup) -> bool:
+        """Mark the record timeout/error when ``lookup`` gave no answer; never "missing"."""
+        if not lookup.failed:
+            return False
+        self.status = TIMEOUT if lookup.status == "timeout" else ERROR
+        self.message = lookup.describe()
+        return True
+
+    def wrong(self, code: str, message: str, rfc: str) -> None:
+        """Mark the record wrong with ``message`` and the error finding that says why."""
+        self.status = WRONG
+        self.message = message
+        self.findings.append(Finding(SEV_ERROR, code, message, rfc))
 
     def apply_findings(self) -> None:
         """Fold lint findings into the status (see the module docstring)."""

@@ -162,9 +162,7 @@ class CheckRunner:
         """A record type without its own rules: the values must be exactly the model's."""
         lookup = await self.resolver.lookup(rec.name, rec.type)
         out.expected = list(rec.values)
-        if lookup.failed:
-            out.status = res.TIMEOUT if lookup.status == "timeout" else res.ERROR
-            out.message = lookup.describe()
+        if out.undecided_by(lookup):
             return
         if lookup.missing:
             out.status = res.MISSING

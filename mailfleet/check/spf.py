@@ -331,9 +331,7 @@ async def check(
     """Fill ``record`` (status ok/missing/wrong/timeout/error, findings) for an SPF name."""
     if expected:
         record.expected = [expected]
-    if lookup.failed:
-        record.status = res.TIMEOUT if lookup.status == "timeout" else res.ERROR
-        record.message = lookup.describe()
+    if record.undecided_by(lookup):
         return
     found = spf_records(lookup.values) if lookup.ok else []
     record.found = list(found)
@@ -346,10 +344,10 @@ async def check(
         )
         return
     if len(found) > 1:
-        record.status = res.WRONG
-        record.message = f"{len(found)} SPF records at {domain}; exactly one is allowed (permerror)"
-        record.findings.append(
-            res.Finding(res.SEV_ERROR, "spf-multiple", record.message, "RFC 7208 §3.2, §4.5")
+        record.wrong(
+            "spf-multiple",
+            f"{len(found)} SPF records at {domain}; exactly one is allowed (permerror)",
+            "RFC 7208 §3.2, §4.5",
         )
         return
     value = found[0]

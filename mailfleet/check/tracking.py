@@ -10,9 +10,7 @@ from mailfleet.model.region import REGIONS
 def check(record: res.RecordResult, lookup: Lookup, expected: str, region: str) -> None:
     want = expected.rstrip(".").lower()
     record.expected = [want]
-    if lookup.failed:
-        record.status = res.TIMEOUT if lookup.status == "timeout" else res.ERROR
-        record.message = lookup.describe()
+    if record.undecided_by(lookup):
         return
     if lookup.missing:
         record.status = res.MISSING
