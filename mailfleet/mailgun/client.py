@@ -1,23 +1,43 @@
 """``MailgunClient``: the Mailgun REST calls mailfleet makes, for one region.
 
 Contract:
-- every call goes to the region's API host (``REGIONS[region].api_base``) or ``base_url``
+- every call goes to the region's API host (``hosts.API_BASES[region]``) or ``base_url``
   (tests, ``MAILGUN_API_BASE_EU``/``_US``); HTTP basic auth ``api:<key>``;
 - at most ``requests_per_minute`` requests leave in any 60 s window (client-side budget);
 - a 429 is retried after the wait its ``Retry-After`` (seconds or HTTP date) or
   ``X-RateLimit-Reset`` (epoch seconds, epoch milliseconds, or seconds from now) asks for;
   a 5xx, a timeout or a refused connection is retried with exponential backoff and jitter;
   after ``max_retries`` retries the last error is raised;
-- errors are typed (``NotFound``, ``AlreadyExists``, ``Unauthorized``, ``MailgunError``)
-  and never contain the API key; neither do logs nor ``repr``;
+- errors are typed (``NotFound``, ``AlreadyExists``, ``Unauthorized``, ``MailgunError``);
 - retries also apply to POST: a create retried after a 5xx may answer ``AlreadyExists``
   when the first attempt did succeed; callers that create treat that as "look it up".
+
+Secrets are never echoed. The key lives in a ``redact.ApiKey`` (``repr`` shows ``***``) and
+leaves it only as the basic-auth pair of a request. Nothing the client writes (exception
+messages, ``repr``, log records at any level) nor returns carries the key, ``api:<key>`` or
+the ``Authorization: Basic`` value (``base64("api:<key>")``):
+- a ``base_url`` with credentials in it (``https://api:KEY@host``) is REFUSED, not
+  silently cleaned: ``InvalidBaseURL`` (a ``MailgunError``, ``ValueError`` and, for the CLI,
+  ``UsageError``) says so without repeating the URL. A query or fragment is refused too;
+- what the server says (its ``message``, a non-JSON body, the reason phrase, paging URLs
+  that become request paths) is scrubbed of every form of the key before the client quotes
+  it: a proxy or a hostile server may echo the request's headers. So are decoded JSON bodies
+  the client returns, since callers print fields of them (``domain.state``, route ids);
+- a header value the client cannot parse (``Retry-After``) is ignored, never quoted;
+- a request whose path or query would hold the key is not sent (urllib3 logs request lines
+  at DEBUG);
+- exceptions from ``requests`` (their text holds URLs) are neither quoted nor chained: the
+  message says "timeout", "connection failed" or the exception's class name, and the
+  ``MailgunError`` is raised outside the ``except`` block (no ``__context__``);
+- the client enables no extra logging (urllib3's DEBUG lines carry method, path and status,
+  never headers) and never sets ``http.client``'s ``debuglevel``.
 
 Sleep and clock are injectable so tests of retries run instantly.
 """
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import logging
 import random
@@ -29,8 +49,9 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from mailfleet.mailgun.errors import MailgunError, classify
+from mailfleet.mailgun.hosts import API_BASES
 from mailfleet.mailgun.ratelimit import RateLimiter
-from mailfleet.model.region import REGIONS
+from mailfleet.mailgun.redact import ApiKey, check_base_url
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +59,8 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 SUPPRESSION_KINDS = ("bounces", "unsubscribes", "complaints")
 SUPPRESSION_IMPORT_BATCH = 1000  # Mailgun accepts up to 1000 addresses per JSON import
 PAGE_LIMIT = 100
+ERROR_TEXT_MAX = 200  # characters of a server's error text quoted in a message
+_NOT_JSON = object()
 
 
 def _seg(value: str) -> str:
@@ -65,13 +88,11 @@ class MailgunClient:
         clock: Callable[[], float] = time.time,
         jitter: Callable[[], float] = random.random,
     ) -> None:
-        if region not in REGIONS:
-            raise ValueError(f"unknown Mailgun region {region!r} (expected one of {sorted(REGIONS)})")
-        if not api_key:
-            raise ValueError("a Mailgun API key is required (MAILGUN_API_KEY)")
+        if region not in API_BASES:
+            raise ValueError(f"unknown Mailgun region {region!r} (expected one of {sorted(API_BASES)})")
+        self._key = ApiKey(api_key)
         self.region = region
-        self.base_url = (base_url or REGIONS[region].api_base).rstrip("/")
-        self._key = api_key
+        self.base_url = check_base_url(region, base_url or API_BASES[region])
         self._session = session or requests.Session()
         self.max_retries = max_retries
         self.backoff_base = backoff_base
@@ -86,12 +107,13 @@ class MailgunClient:
         self.retries = 0
 
     def __repr__(self) -> str:
-        return f"MailgunClient(region={self.region!r}, base_url={self.base_url!r})"
+        return self._scrub(f"MailgunClient(region={self.region!r}, base_url={self.base_url!r})")
 
     # -- transport -------------------------------------------------------------------------
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key else text
+        """``text`` without any form of the API key (see ``redact.ApiKey``)."""
+        return self._key.scrub(text)
 
     def retry_after(self, response: requests.Response) -> float | None:
         """Seconds a 429 asks us to wait, from ``Retry-After`` or ``X-RateLimit-Reset``."""
@@ -101,9 +123,16 @@ class MailgunClient:
             try:
                 return max(0.0, float(value))
             except ValueError:
-                parsed = email.utils.parsedate_to_datetime(value) if value else None
-                if parsed is not None:
-                    return max(0.0, parsed.timestamp() - self._clock())
+                pass
+            try:
+                parsed = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError, IndexError):
+                # Its message quotes the header; an echoing server may have put the key there.
+                parsed = None
+            if parsed is not None:
+                if parsed.tzinfo is None:  # "-0000": UTC, per RFC 5322
+                    parsed = parsed.replace(tzinfo=datetime.UTC)
+                return max(0.0, parsed.timestamp() - self._clock())
         reset = response.headers.get("X-RateLimit-Reset")
         if reset:
             try:
@@ -132,10 +161,17 @@ class MailgunClient:
     ) -> Any:
         """One API call with retries; returns the decoded JSON body (or {} when empty)."""
         url = self.base_url + path
+        shown = self._scrub(path)
+        if shown != path or self._scrub(repr(params)) != repr(params):
+            # urllib3 logs every request line at DEBUG: the key must never be in a URL.
+            raise self._error(
+                f"Mailgun {method} {shown}: not sent, its URL would hold the API key", method, shown
+            )
         attempt = 0
         while True:
             self.limiter.acquire()
             self.requests_sent += 1
+            failure = ""
             try:
                 response = self._session.request(
                     method,
@@ -143,38 +179,49 @@ class MailgunClient:
                     params=params,
                     data=data,
                     json=json_body,
-                    auth=("api", self._key),
+                    auth=("api", self._key.reveal()),
                     timeout=self.timeout,
                 )
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                kind = "timeout" if isinstance(exc, requests.Timeout) else "connection failed"
+            except requests.Timeout:
+                failure = "timeout"
+            except requests.ConnectionError:
+                failure = "connection failed"
+            except requests.RequestException as exc:
+                failure = type(exc).__name__
+            if failure:
+                # Raised here, outside the except block: the requests exception (its text
+                # holds the URL) is neither quoted nor chained as __context__.
+                if failure not in ("timeout", "connection failed"):
+                    raise self._error(
+                        f"Mailgun {method} {shown} failed: {failure} ({self.base_url})", method, shown
+                    )
                 if attempt >= self.max_retries:
-                    raise MailgunError(
-                        f"Mailgun {method} {path} failed: {kind} after {attempt + 1} attempts "
+                    raise self._error(
+                        f"Mailgun {method} {shown} failed: {failure} after {attempt + 1} attempts "
                         f"({self.base_url})",
-                        method=method,
-                        path=path,
-                    ) from None
+                        method,
+                        shown,
+                    )
                 wait = self._backoff(attempt)
-                log.info("mailgun retry method=%s path=%s reason=%s wait=%.2f", method, path, kind, wait)
+                log.info("mailgun retry method=%s path=%s reason=%s wait=%.2f", method, shown, failure, wait)
                 self._retry_sleep(wait)
                 attempt += 1
                 continue
 
             status = response.status_code
             if status < 400:
-                log.debug("mailgun ok method=%s path=%s status=%d", method, path, status)
+                log.debug("mailgun ok method=%s path=%s status=%d", method, shown, status)
                 if not response.content:
                     return {}
-                try:
-                    return response.json()
-                except ValueError:
-                    raise MailgunError(
-                        f"Mailgun {method} {path}: HTTP {status} with a body that is not JSON",
-                        status=status,
-                        method=method,
-                        path=path,
-                    ) from None
+                body = self._json(response)
+                if body is _NOT_JSON:
+                    raise self._error(
+                        f"Mailgun {method} {shown}: HTTP {status} with a body that is not JSON",
+                        method,
+                        shown,
+                        status,
+                    )
+                return self._key.scrub_json(body)
             if status in RETRY_STATUSES and attempt < self.max_retries:
                 if status == 429:
                     asked = self.retry_after(response)
@@ -185,7 +232,7 @@ class MailgunClient:
                 log.info(
                     "mailgun retry method=%s path=%s status=%d attempt=%d wait=%.2f",
                     method,
-                    path,
+                    shown,
                     status,
                     attempt + 1,
                     wait,
@@ -193,25 +240,47 @@ class MailgunClient:
                 self._retry_sleep(wait)
                 attempt += 1
                 continue
-            raise classify(status, self._error_message(response), method, path)
+            error = classify(status, self._error_message(response), method, shown)
+            error.args = (self._scrub(str(error.args[0])),)
+            raise error
+
+    def _error(self, message: str, method: str, path: str, status: int | None = None) -> MailgunError:
+        return MailgunError(self._scrub(message), status=status, method=method, path=path)
+
+    @staticmethod
+    def _json(response: requests.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:  # its message may quote the body
+            return _NOT_JSON
 
     def _retry_sleep(self, wait: float) -> None:
         self.retries += 1
         self._sleep(wait)
 
     def _error_message(self, response: requests.Response) -> str:
-        message = ""
-        try:
-            body = response.json()
-            if isinstance(body, dict):
-                message = str(body.get("message") or body.get("Reason") or body.get("error") or "")
-        except ValueError:
-            message = response.text[:200]
-        return self._scrub(message.strip() or response.reason or "error")
+        """What the server said about its error, scrubbed, on one line, at most 200 characters."""
+        body = self._json(response)
+        if body is _NOT_JSON:
+            message = response.text
+        elif isinstance(body, dict):
+            message = str(body.get("message") or body.get("Reason") or body.get("error") or "")
+        else:
+            message = ""
+        # Scrub the whole text before cutting it: a cut must not leave half a key behind.
+        message = " ".join(self._scrub(message).split())
+        if len(message) > ERROR_TEXT_MAX:
+            message = message[:ERROR_TEXT_MAX] + "..."
+        return message or " ".join(self._scrub(response.reason or "").split()) or "error"
 
     def _local_path(self, url: str) -> str:
         """Path and query of a paging URL, always sent to our own base URL (and key)."""
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # its message quotes the URL, which came from the server
+            parts = None
+        if parts is None:
+            raise MailgunError("Mailgun answered a paging URL that is not a valid URL")
         base_path = urlsplit(self.base_url).path.rstrip("/")
         path = parts.path
         if base_path and path.startswith(base_path):

@@ -36,6 +36,17 @@ What it models
   ``Retry-After`` or ``X-RateLimit-Reset`` (epoch seconds or milliseconds).
 - A request log: ``count(method, path, region)`` and ``calls`` (every request, faults included),
   so tests and benchmarks can count API calls. ``seed_domain`` adds state without a call.
+- Echo mode (opt-in, ``FakeMailgun(echo=True)`` or ``echo_requests()``): every answer echoes
+  the request back, as a careless proxy or a hostile server would, so tests can prove the
+  client never repeats a secret. Each answer (401s, faults and successes alike) then carries
+  the headers ``X-Echo-Authorization`` (the request's ``Authorization`` header) and
+  ``X-Echo-Url`` (the full request URL); each JSON object body gets an ``echo`` member
+  (method, URL, every request header, the ``Authorization`` value and its decoded
+  ``api:<key>`` pair); each ``message`` (error or success) gets the echo text appended, the
+  secrets first; and ``into`` names string fields of success bodies to append it to as well
+  (dotted paths, ``*`` for every list item: ``"domain.state"``, ``"items.*.id"``).
+  Independently of echo mode, ``{authorization}``, ``{authorization_decoded}`` and ``{url}``
+  in an injected fault's header values or ``message`` are replaced with the request's.
 
 What it does not model
 ----------------------
@@ -218,8 +229,12 @@ class FakeMailgun:
         host: str = "127.0.0.1",
         dns_checker: Callable[[str, dict[str, Any]], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        echo: bool = False,
+        echo_into: tuple[str, ...] = (),
     ) -> None:
         self.api_key = api_key
+        self.echo_enabled = echo
+        self.echo_into: tuple[str, ...] = tuple(echo_into)
         self.delete_delay = delete_delay
         self.host = host
         self.dns_checker = dns_checker
@@ -342,6 +357,16 @@ class FakeMailgun:
             body={"message": "Too many requests", "retry-seconds": retry_after or reset_in or 1},
         )
 
+    def echo_requests(self, enabled: bool = True, *, into: tuple[str, ...] | list[str] = ()) -> None:
+        """Turn echo mode on (or off): answers repeat the request's headers and URL.
+
+        ``into``: dotted paths of string fields in success bodies that get the echo text
+        appended too (``"domain.state"``, ``"items.*.id"``; ``*`` is every item of a list).
+        """
+        with self.lock:
+            self.echo_enabled = enabled
+            self.echo_into = tuple(into)
+
     def set_dns_valid(self, name: str, valid: bool = True) -> None:
         with self.lock:
             if valid:
@@ -456,6 +481,53 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         return decoded == f"api:{self.fake.api_key}"
 
+    def _request_echo(self, method: str) -> dict[str, Any]:
+        """What echo mode repeats: the request's method, full URL and headers."""
+        authorization = self.headers.get("Authorization", "")
+        decoded = ""
+        if authorization.startswith("Basic "):
+            try:
+                decoded = base64.b64decode(authorization[6:]).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                decoded = ""
+        return {
+            "method": method,
+            "url": f"http://{self.headers.get('Host', '')}{self.path}",
+            "headers": dict(self.headers.items()),
+            "authorization": authorization,
+            "authorization_decoded": decoded,
+        }
+
+    @staticmethod
+    def _echo_text(echo: dict[str, Any]) -> str:
+        # The secrets come first: the client quotes at most 200 characters of a message.
+        return (
+            f"echo: Authorization: {echo['authorization']} = {echo['authorization_decoded']}; "
+            f"{echo['method']} {echo['url']}; headers {json.dumps(echo['headers'])}"
+        )
+
+    def _with_echo(self, status: int, body: Any, echo: dict[str, Any]) -> Any:
+        """A copy of ``body`` with the request echoed into it (see the module docstring)."""
+        body = json.loads(json.dumps(body))  # never touch the fake's own state
+        if not isinstance(body, dict):
+            return body
+        text = self._echo_text(echo)
+        body["echo"] = echo
+        if status >= 400 or "message" in body:
+            body["message"] = f"{body.get('message') or ''} ({text})".strip()
+        if status < 400:
+            for dotted in self.fake.echo_into:
+                _append_at(body, dotted.split("."), f" ({text})")
+        return body
+
+    @staticmethod
+    def _fill(template: str, echo: dict[str, Any]) -> str:
+        return (
+            template.replace("{authorization}", echo["authorization"])
+            .replace("{authorization_decoded}", echo["authorization_decoded"])
+            .replace("{url}", echo["url"])
+        )
+
     def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
@@ -473,20 +545,32 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         fake = self.fake
+        echo = self._request_echo(method)
         if not self._authorised():
             fake._record(self.region, method, path, 401)
-            self._send(401, {"message": "Invalid private key"})
+            self._answer(401, {"message": "Invalid private key"}, {}, echo)
             return
         fault = fake._take_fault(self.region, method, path)
         if fault is not None:
             fake._record(self.region, method, path, fault.status)
-            self._send(fault.status, fault.body or {"message": "Internal error (injected)"}, fault.headers)
+            body = json.loads(json.dumps(fault.body or {"message": "Internal error (injected)"}))
+            if isinstance(body, dict) and isinstance(body.get("message"), str):
+                body["message"] = self._fill(body["message"], echo)
+            headers = {k: self._fill(v, echo) for k, v in fault.headers.items()}
+            self._answer(fault.status, body, headers, echo)
             return
         try:
             status, body, headers = self._route(method, path, query, raw)
         except _Reply as reply:
             status, body, headers = reply.status, {"message": reply.message}, {}
         fake._record(self.region, method, path, status)
+        self._answer(status, body, headers, echo)
+
+    def _answer(self, status: int, body: Any, headers: dict[str, str], echo: dict[str, Any]) -> None:
+        if self.fake.echo_enabled:
+            with self.fake.lock:
+                body = self._with_echo(status, body, echo)
+            headers = {**headers, "X-Echo-Authorization": echo["authorization"], "X-Echo-Url": echo["url"]}
         self._send(status, body, headers)
 
     # -- routing -------------------------------------------------------------------------------
@@ -769,6 +853,26 @@ class _Handler(BaseHTTPRequestHandler):
                 table[address] = item
             return 200, {"message": f"{len(entries)} addresses have been added"}, {}
         raise _Reply(405, "Method not allowed")
+
+
+def _append_at(node: Any, keys: list[str], suffix: str) -> None:
+    """Append ``suffix`` to the string(s) at the dotted path ``keys`` under ``node``."""
+    if not keys:
+        return
+    head, rest = keys[0], keys[1:]
+    if head == "*":
+        if isinstance(node, list) and rest:
+            for child in node:
+                _append_at(child, rest, suffix)
+        elif isinstance(node, list):
+            node[:] = [v + suffix if isinstance(v, str) else v for v in node]
+        return
+    if not isinstance(node, dict) or head not in node:
+        return
+    if rest:
+        _append_at(node[head], rest, suffix)
+    elif isinstance(node[head], str):
+        node[head] += suffix
 
 
 class _Reply(Exception):
