@@ -12,11 +12,16 @@ Contract:
 - UDP goes through one shared socket with the lean codec in ``wire``; a truncated answer is
   asked again over TCP with dnspython (``dns.asyncquery.tcp``).
 - CNAMEs are followed (up to 8) for non-CNAME queries, inside the answer or by asking again.
+- A query that cannot even be sent (the UDP socket cannot be opened or connected, ``sendto``
+  fails with ENETUNREACH/EHOSTUNREACH/EADDRNOTAVAIL or any other OSError, the same for TCP) is
+  an ``error`` at once, never retried and never a timeout; its detail names the nameserver and
+  the reason, e.g. ``no route to nameserver 127.0.0.1:53: Network is unreachable``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import logging
 import random
@@ -29,6 +34,14 @@ log = logging.getLogger(__name__)
 
 MAX_CNAME_HOPS = 8
 DEFAULT_PORT = 53
+
+# errno values that mean the packet cannot leave this host for the nameserver.
+NO_ROUTE_ERRNOS = frozenset(
+    {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.ENETDOWN, errno.EHOSTDOWN}
+)
+# errno values ``error_received`` sees that still leave a later answer possible (an ICMP port
+# unreachable for an earlier datagram, a full buffer): the attempts time out as usual.
+TRANSIENT_ERRNOS = frozenset({errno.ECONNREFUSED, errno.ENOBUFS, errno.EAGAIN, errno.EINTR})
 
 OK = "ok"
 NXDOMAIN = "nxdomain"
@@ -50,6 +63,8 @@ class Nameserver:
     def parse(cls, text: str) -> Nameserver:
         """``IP``, ``IP:PORT``, ``IPv6`` or ``[IPv6]:PORT``; ValueError with a one-line reason."""
         value = text.strip()
+        if not value:
+            raise ValueError(f"{text!r} is empty: give the nameserver as IP, IP:PORT or [IPv6]:PORT")
         host, port = value, DEFAULT_PORT
         if value.startswith("["):
             close = value.find("]")
@@ -58,15 +73,19 @@ class Nameserver:
             host, rest = value[1:close], value[close + 1 :]
             if rest:
                 if not rest.startswith(":"):
-                    raise ValueError(f"{text!r} is not IP[:PORT]")
+                    raise ValueError(f"{text!r} is not IP[:PORT] (only ':PORT' may follow ']')")
                 port = _port(rest[1:], text)
         elif value.count(":") == 1:
             host, _, raw = value.partition(":")
             port = _port(raw, text)
+        if not host:
+            raise ValueError(f"{text!r} is not IP[:PORT] (the IP address is missing)")
         try:
             ipaddress.ip_address(host)
         except ValueError:
-            raise ValueError(f"{text!r} is not IP[:PORT] ({host!r} is not an IP address)") from None
+            raise ValueError(
+                f"{text!r} is not IP[:PORT] ({host!r} is not an IP address; host names are not accepted)"
+            ) from None
         return cls(host, port)
 
     @classmethod
@@ -88,9 +107,29 @@ class Nameserver:
 
 
 def _port(raw: str, text: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
-        raise ValueError(f"{text!r} is not IP[:PORT] (port must be 1-65535)")
+    if not raw:
+        raise ValueError(f"{text!r} is not IP[:PORT] (the port after ':' is missing)")
+    if not (raw.isascii() and raw.isdigit()):
+        raise ValueError(f"{text!r} is not IP[:PORT] (port {raw!r} is not a number)")
+    if not 1 <= int(raw) <= 65535:
+        raise ValueError(f"{text!r} is not IP[:PORT] (port {int(raw)} is out of range 1-65535)")
     return int(raw)
+
+
+def unreachable_reason(nameserver: Nameserver, exc: OSError) -> str:
+    """One line: why nothing can be sent to ``nameserver`` (``exc`` from connect/sendto)."""
+    what = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno in NO_ROUTE_ERRNOS:
+        return f"no route to nameserver {nameserver}: {what}"
+    return f"cannot send to nameserver {nameserver}: {what}"
+
+
+class SendFailed(Exception):
+    """A query could not be sent; ``reason`` is the one-line detail of its ``error`` lookup."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +168,8 @@ class Lookup:
 
 
 class _Protocol(asyncio.DatagramProtocol):
-    def __init__(self) -> None:
+    def __init__(self, nameserver: Nameserver) -> None:
+        self.nameserver = nameserver
         self.pending: dict[int, tuple[asyncio.Future[wire.Answer], str, int]] = {}
         self.transport: asyncio.DatagramTransport | None = None
 
@@ -156,8 +196,19 @@ class _Protocol(asyncio.DatagramProtocol):
         future.set_result(answer)
 
     def error_received(self, exc: Exception) -> None:
-        # ICMP port unreachable and the like: let the pending attempts time out.
+        """A send failed (asyncio reports ``sendto`` errors here, not to the caller).
+
+        No route, host unreachable, no such local address, a firewall's EPERM: nothing can
+        reach the nameserver, so every pending query fails now with that reason. An ICMP port
+        unreachable (ECONNREFUSED) or a full buffer: let the pending attempts time out.
+        """
         log.debug("udp error=%s", exc)
+        if not isinstance(exc, OSError) or exc.errno in TRANSIENT_ERRNOS:
+            return
+        reason = unreachable_reason(self.nameserver, exc)
+        for future, _qname, _qtype in list(self.pending.values()):
+            if not future.done():
+                future.set_exception(SendFailed(reason))
 
 
 @dataclass
@@ -197,6 +248,7 @@ class Resolver:
         self._sem: asyncio.Semaphore | None = None
         self._protocol: _Protocol | None = None
         self._transport: asyncio.DatagramTransport | None = None
+        self.start_error: str = ""  # why the UDP socket could not be opened ("" when it was)
 
     async def __aenter__(self) -> Resolver:
         await self.start()
@@ -206,11 +258,19 @@ class Resolver:
         self.close()
 
     async def start(self) -> None:
+        """Open the shared UDP socket. Never raises for an unreachable nameserver: then every
+        lookup is an ``error`` with ``start_error`` as its reason."""
         loop = asyncio.get_running_loop()
         self._sem = asyncio.Semaphore(self.concurrency)
-        transport, protocol = await loop.create_datagram_endpoint(
-            _Protocol, remote_addr=(self.nameserver.host, self.nameserver.port)
-        )
+        nameserver = self.nameserver
+        try:
+            transport, protocol = await loop.create_datagram_endpoint(
+                lambda: _Protocol(nameserver), remote_addr=(nameserver.host, nameserver.port)
+            )
+        except OSError as exc:
+            self.start_error = unreachable_reason(nameserver, exc)
+            log.debug("udp endpoint failed nameserver=%s error=%s", nameserver, exc)
+            return
         self._transport = transport
         self._protocol = protocol
 
@@ -335,10 +395,12 @@ class Resolver:
         return Lookup(name, rdtype, NODATA)
 
     async def _ask(self, name: str, qtype: int) -> wire.Answer | Lookup:
+        rdtype = wire.TYPE_NAMES[qtype]
+        if self.start_error:
+            return Lookup(name, rdtype, ERROR, detail=self.start_error)
         assert self._protocol is not None and self._transport is not None and self._sem is not None
         protocol = self._protocol
         loop = asyncio.get_running_loop()
-        rdtype = wire.TYPE_NAMES[qtype]
         async with self._sem:
             qid = random.getrandbits(16)
             while qid in protocol.pending:
@@ -356,7 +418,10 @@ class Resolver:
                     self.stats.attempts += 1
                     if attempt:
                         self.stats.retries += 1
-                    self._transport.sendto(query)
+                    try:
+                        self._transport.sendto(query)
+                    except OSError as exc:  # asyncio reports it to error_received; others raise
+                        return Lookup(name, rdtype, ERROR, detail=unreachable_reason(self.nameserver, exc))
                     timer = loop.call_later(self.timeout, _expire, future)
                     try:
                         answer = await future
@@ -364,6 +429,8 @@ class Resolver:
                         future = loop.create_future()
                         protocol.pending[qid] = (future, name, qtype)
                         continue
+                    except SendFailed as exc:
+                        return Lookup(name, rdtype, ERROR, detail=exc.reason)
                     except wire.WireError as exc:
                         return Lookup(name, rdtype, ERROR, detail=f"malformed answer: {exc}")
                     finally:
@@ -403,7 +470,11 @@ class Resolver:
                     break
                 except dns.exception.Timeout:
                     continue
-                except (OSError, dns.exception.DNSException) as exc:
+                except OSError as exc:
+                    no_route = exc.errno in NO_ROUTE_ERRNOS
+                    reason = unreachable_reason(self.nameserver, exc) if no_route else str(exc)
+                    return Lookup(name, rdtype, ERROR, detail=f"TCP query failed: {reason}")
+                except dns.exception.DNSException as exc:
                     return Lookup(name, rdtype, ERROR, detail=f"TCP query failed: {exc}")
             else:
                 return Lookup(name, rdtype, TIMEOUT, detail=f"no TCP answer from {self.nameserver}")

@@ -97,7 +97,7 @@ def check(
     from mailfleet.check.resolver import Nameserver
 
     try:
-        server = Nameserver.parse(nameserver) if nameserver else None
+        server = Nameserver.parse(nameserver) if nameserver is not None else None
     except ValueError as exc:
         raise _usage("--nameserver", str(exc)) from None
     keys = _load_dkim_keys(dkim_keys) if dkim_keys else {}
