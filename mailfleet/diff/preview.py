@@ -5,8 +5,21 @@ Contract: the digest is ``{"steps": [{"op", "urn", "oldState", "newState", "diff
 preview --json`` (pulumi/pulumi ``display.PreviewDigest``; ``oldState``/``newState`` are
 ``ResourceV3`` with ``type``, ``inputs`` and ``outputs``). Only DNS records (Route53,
 Cloudflare) and Mailgun resources become rows. The steps of one replacement
-(``create-replacement``, ``replace``, ``delete-replaced``) become one ``replace`` row;
-``same``, ``read``, ``refresh``, ``discard`` and import steps are not changes and are skipped.
+(``create-replacement``, ``replace``, ``delete-replaced``) become one ``replace`` row.
+
+Nothing is dropped without being understood. ``load`` refuses (``InvalidData``, one
+``Problem`` per finding, located by JSON path such as ``steps.3.op``):
+- a document that is not a PreviewDigest: wrong JSON types anywhere this module reads
+  (``steps``, a step, ``op``, ``urn``, the states and their ``inputs``/``outputs``,
+  ``diffReasons``, ``replaceReasons``, ``detailedDiff``, the properties a DNS record or a
+  Mailgun resource is shown by), a change step of a reported resource without its state;
+- a well-formed step mailfleet does not understand: an ``op`` other than the six change ops
+  and ``same``/``read`` (which change nothing), whether Pulumi's (``refresh``, ``import``,
+  ``discard``, ``remove-pending-replace``...) or not (``frobnicate``); a change of a resource
+  type that is neither reported (DNS record, Mailgun) nor known to be outside the report
+  (the stack, providers, mailfleet's own components, the SSM parameters of outbound
+  channels), e.g. an ``aws:route53/zone:Zone`` or ``cloudflare:index/zone:Zone``.
+So "No changes" is only ever printed for a preview whose every step was understood.
 
 Secrets never reach a row: the engine already prints secret values as ``"[secret]"``, and
 anything still in Pulumi's secret envelope (an object carrying the secret signature key) is
@@ -45,18 +58,43 @@ OP_MAP = {
     "create-replacement": REPLACE,
     "delete-replaced": REPLACE,
 }
-SKIPPED_OPS = {
-    "same",
-    "read",
-    "read-replacement",
-    "refresh",
-    "import",
-    "import-replacement",
-    "discard",
-    "discard-replaced",
-    "remove-pending-replace",
+# Steps that change nothing: ``same`` (nothing to do) and ``read`` (a ``get()`` of a resource
+# the stack does not manage; Pulumi never changes or deletes it).
+UNCHANGED_OPS = {"same", "read"}
+# Every step op Pulumi has (pulumi/pulumi ``pkg/resource/deploy/step.go``, ``StepOps``) and what
+# it does: the problem line of a step mailfleet does not report says it.
+PULUMI_OPS = {
+    "same": "nothing to do",
+    "create": "creates the resource",
+    "update": "updates the resource",
+    "delete": "deletes the resource",
+    "replace": "replaces the resource",
+    "create-replacement": "creates the replacement",
+    "delete-replaced": "deletes the replaced resource",
+    "read": "reads an external resource",
+    "read-replacement": "replaces a managed resource by an external one read from the provider",
+    "refresh": "reads the live resource into the recorded state, as with --refresh",
+    "discard": "forgets a resource that was read",
+    "discard-replaced": "forgets a read resource that was replaced",
+    "remove-pending-replace": "drops a pending replacement from the state",
+    "import": "adopts an existing resource into the stack",
+    "import-replacement": "replaces a managed resource by an imported one",
+    "diff": "diffs a resource",
 }
+# Resources a preview of this project has that are outside the report: the stack itself,
+# provider instances, mailfleet's component resources (their children have their own steps)
+# and the SSM parameters holding outbound channels (``mailfleet diff`` shows those).
+OUT_OF_SCOPE_TYPES = {"pulumi:pulumi:Stack", "aws:ssm/parameter:Parameter"}
+OUT_OF_SCOPE_PREFIXES = ("pulumi:providers:", "mailfleet:")
+# The change steps of a reported resource need the state they show.
+NEEDS_NEW = {"create", "update", "replace", "create-replacement"}
+NEEDS_OLD = {"update", "replace", "delete", "delete-replaced"}
+# Mailgun properties a row is named and placed by: strings when present.
+MAILGUN_TEXT_PROPS = ("name", "region", "domain", "kind", "login", "description", "expression")
+PLACEHOLDERS = {SECRET, UNKNOWN_TEXT}
+MAX_DEPTH = 100  # JSON nesting a PreviewDigest never comes near
 HIDDEN_INPUTS = {"__defaults"}
+STACK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
@@ -95,11 +133,33 @@ def _text(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def _props(state: dict[str, Any] | None) -> dict[str, Any]:
+def _whole(value: Any) -> int | None:
+    """An integral JSON number as ``int`` (``300`` or ``300.0``); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _props_key(state: dict[str, Any] | None) -> str | None:
+    """Which of ``inputs``/``outputs`` a state's properties are read from (None: neither)."""
     if not state:
+        return None
+    for key in ("inputs", "outputs"):
+        if state.get(key):
+            return key
+    return None
+
+
+def _props(state: dict[str, Any] | None) -> dict[str, Any]:
+    key = _props_key(state)
+    if state is None or key is None:
         return {}
-    props = state.get("inputs") or state.get("outputs") or {}
-    return redact(props) if isinstance(props, dict) else {}
+    props = redact(state[key])
+    return props if isinstance(props, dict) else {}
 
 
 def _top_fields(step: dict[str, Any]) -> list[str]:
@@ -135,8 +195,7 @@ class _Resource:
             self.provider = DNS_TYPES[type_]
             self.name = _text(props.get("name", urn_name))
             self.type = _text(props.get("type", ""))
-            ttl = props.get("ttl")
-            self.ttl = ttl if isinstance(ttl, int) else None
+            self.ttl = _whole(props.get("ttl"))
             zone = _text(props.get("zoneId", ""))
             self.where = f"{self.provider} {zone}".strip()
         else:
@@ -164,8 +223,13 @@ class _Resource:
         p = self.props
         if self.provider == "route53":
             records = p.get("records")
+            if _placeholder(records):  # the whole list is secret or known after apply
+                records = [records]
             out = [join_txt(_text(r)) if self.type == "TXT" else _text(r) for r in records or []]
-            for alias in p.get("aliases") or []:
+            aliases = p.get("aliases")
+            if _placeholder(aliases):
+                aliases = [{"name": aliases}]
+            for alias in aliases or []:
                 if isinstance(alias, dict):
                     out.append(f"ALIAS {_text(alias.get('name', ''))}")
             return out
@@ -176,7 +240,8 @@ class _Resource:
         if self.type == "TXT":
             text = join_txt(text)
         if self.type == "MX" and p.get("priority") is not None:
-            text = f"{_text(p['priority'])} {text}"
+            priority = _whole(p["priority"])
+            text = f"{priority if priority is not None else _text(p['priority'])} {text}"
         return [text]
 
     def fields(self) -> dict[str, str]:
@@ -218,42 +283,239 @@ def _summary(res: _Resource) -> list[str]:
     return _lines([k for k in fields if k != "name"], fields)
 
 
+def _got(value: Any, limit: int = 60) -> str:
+    """How a value is named in a one-line message: ``12``, ``"x"``, ``null``, ``a list``."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    text = json.dumps(value, ensure_ascii=False)
+    text = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)  # one line
+    return text if len(text) <= limit else text[: limit - 20] + "…" + text[-19:]
+
+
+def _quoted(text: str) -> str:
+    """``text`` quoted for a one-line message (control characters escaped, shortened)."""
+    return _got(text, 200)
+
+
+def _key(name: str) -> str:
+    """A property name as a JSON path element: bare when plain, quoted otherwise."""
+    return name if re.fullmatch(r"[\w\[\]@$-]+(?:\.[\w\[\]@$-]+)*", name) else _got(name)
+
+
+def _too_deep(doc: Any) -> bool:
+    """Whether ``doc`` nests deeper than ``MAX_DEPTH`` (checked without recursion)."""
+    stack: list[tuple[Any, int]] = [(doc, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+    return False
+
+
+def _placeholder(value: Any) -> bool:
+    """``[secret]`` or ``(known after apply)``: stands for a value of any type."""
+    return isinstance(value, str) and value in PLACEHOLDERS
+
+
+def _out_of_scope(type_: str) -> bool:
+    return type_ in OUT_OF_SCOPE_TYPES or type_.startswith(OUT_OF_SCOPE_PREFIXES)
+
+
+def _reported(type_: str) -> bool:
+    return type_ in DNS_TYPES or type_.startswith(MAILGUN_PREFIX)
+
+
+class _Problems:
+    """Collects one ``Problem`` per finding in one file, located by JSON path."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.items: list[Problem] = []
+        self.stack: tuple[str, str] | None = None  # the stack of the first URN, and its path
+
+    def add(self, path: str, message: str) -> None:
+        self.items.append(Problem(self.where, path, message))
+
+    def expect(self, path: str, value: Any, kind: type | tuple[type, ...], what: str) -> bool:
+        """Add a problem unless ``value`` is None or of ``kind``; whether it is usable."""
+        if value is None:
+            return False
+        if isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool):
+            return True
+        self.add(path, f"expected {what}, got {_got(value)}")
+        return False
+
+
+def problems(doc: Any, where: str) -> list[Problem]:
+    """Everything that keeps ``doc`` from being reported faithfully (see the module doc)."""
+    out = _Problems(where)
+    if _too_deep(doc):
+        out.add("", f"nested deeper than {MAX_DEPTH} levels: not a `pulumi preview --json` document")
+        return out.items
+    if not isinstance(doc, dict):
+        out.add("", f"expected a JSON object (the PreviewDigest of `pulumi preview --json`), got {_got(doc)}")
+        return out.items
+    if "steps" not in doc:
+        out.add(
+            "steps",
+            "missing: not a `pulumi preview --json` document of a preview that ran "
+            "(it has a step for the stack itself at least)",
+        )
+        return out.items
+    steps = doc["steps"]
+    if not isinstance(steps, list):
+        out.add("steps", f"expected a list of steps, got {_got(steps)}")
+        return out.items
+    for i, step in enumerate(steps):
+        _step_problems(step, f"steps.{i}", out)
+    return out.items
+
+
+def _step_problems(step: Any, path: str, out: _Problems) -> None:
+    if not isinstance(step, dict):
+        out.add(path, f"expected a step object, got {_got(step)}")
+        return
+    before = len(out.items)
+    for key in ("op", "urn"):
+        if step.get(key) is None:
+            out.add(f"{path}.{key}", "missing: every step has an op and a urn")
+        else:
+            out.expect(f"{path}.{key}", step[key], str, "a string")
+    urn_type = urn_name = ""
+    if isinstance(step.get("urn"), str):
+        try:
+            urn_stack, urn_type, urn_name = parse_urn(step["urn"])
+        except ValueError as exc:
+            out.add(f"{path}.urn", str(exc))
+        else:
+            if not STACK_NAME.fullmatch(urn_stack):
+                out.add(f"{path}.urn", f"{_quoted(urn_stack)} is not a stack name")
+            elif out.stack is None:
+                out.stack = (urn_stack, path)
+            elif out.stack[0] != urn_stack:
+                out.add(
+                    f"{path}.urn",
+                    f"stack {_quoted(urn_stack)} differs from {_quoted(out.stack[0])} of {out.stack[1]}",
+                )
+    for key in ("oldState", "newState"):
+        state = step.get(key)
+        if out.expect(f"{path}.{key}", state, dict, "an object (a resource state)"):
+            out.expect(f"{path}.{key}.type", state.get("type"), str, "a string")
+            for sub in ("inputs", "outputs"):
+                out.expect(f"{path}.{key}.{sub}", state.get(sub), dict, "an object of properties")
+    for key in ("diffReasons", "replaceReasons"):
+        reasons = step.get(key)
+        if out.expect(f"{path}.{key}", reasons, list, "a list of property names"):
+            for j, reason in enumerate(reasons):
+                if not isinstance(reason, str):
+                    out.add(f"{path}.{key}.{j}", f"expected a property name (a string), got {_got(reason)}")
+    detailed = step.get("detailedDiff")
+    if out.expect(f"{path}.detailedDiff", detailed, dict, "an object of property path -> {kind, inputDiff}"):
+        for prop, diff in detailed.items():
+            at = f"{path}.detailedDiff.{_key(prop)}"
+            if out.expect(at, diff, dict, "an object {kind, inputDiff}"):
+                out.expect(f"{at}.kind", diff.get("kind"), str, "a string")
+                out.expect(f"{at}.inputDiff", diff.get("inputDiff"), bool, "true or false")
+    if len(out.items) > before:
+        return  # not well-formed: whether it is understood is moot
+    op: str = step["op"]
+    if op in UNCHANGED_OPS:
+        return
+    resource = _quoted(f"{urn_type}::{urn_name}")
+    if op not in OP_MAP:
+        if op in PULUMI_OPS:
+            what = f"mailfleet does not report {_quoted(op)} steps (Pulumi: {PULUMI_OPS[op]})"
+        else:
+            what = f"{_quoted(op)} is not a Pulumi step op"
+        out.add(f"{path}.op", f"not understood: {what}; resource {resource}")
+        return
+    if _out_of_scope(urn_type):
+        return
+    if not _reported(urn_type):
+        out.add(
+            f"{path}.urn",
+            f"not understood: mailfleet does not report {_quoted(urn_type)} resources (a {op} of {_quoted(urn_name)})",
+        )
+        return
+    for key, needed in (("newState", NEEDS_NEW), ("oldState", NEEDS_OLD)):
+        if op in needed and not step.get(key):
+            out.add(f"{path}.{key}", f"missing: a {op} step of {urn_type} carries the resource's {key}")
+    for key in ("oldState", "newState"):
+        state = step.get(key)
+        sub = _props_key(state)
+        if state is None or sub is None:
+            continue
+        props = redact(state[sub])
+        if not isinstance(props, dict):  # a secret envelope as a whole: shown as nothing
+            continue
+        where = f"{path}.{key}.{sub}"
+        if urn_type in DNS_TYPES:
+            _dns_problems(props, where, DNS_TYPES[urn_type], out)
+        else:
+            for name in MAILGUN_TEXT_PROPS:
+                out.expect(f"{where}.{name}", props.get(name), str, "a string")
+
+
+def _dns_problems(props: dict[str, Any], path: str, provider: str, out: _Problems) -> None:
+    """The properties a DNS record row is made of must have the types the providers give them."""
+    for name in ("name", "type", "zoneId"):
+        out.expect(f"{path}.{name}", props.get(name), str, "a string")
+    for name in ("ttl", "priority"):
+        value = props.get(name)
+        if value is not None and not _placeholder(value) and _whole(value) is None:
+            out.add(f"{path}.{name}", f"expected a whole number, got {_got(value)}")
+    if provider != "route53":
+        for name in ("content", "value"):
+            out.expect(f"{path}.{name}", props.get(name), str, "a string")
+        return
+    records = props.get("records")
+    if not _placeholder(records) and out.expect(f"{path}.records", records, list, "a list of strings"):
+        for j, record in enumerate(records):
+            if not isinstance(record, str):
+                out.add(f"{path}.records.{j}", f"expected a string, got {_got(record)}")
+    aliases = props.get("aliases")
+    if not _placeholder(aliases) and out.expect(f"{path}.aliases", aliases, list, "a list of objects"):
+        for j, alias in enumerate(aliases):
+            if out.expect(f"{path}.aliases.{j}", alias, dict, "an object {name, zoneId, ...}"):
+                out.expect(f"{path}.aliases.{j}.name", alias.get("name"), str, "a string")
+
+
 def load(text: str | bytes, where: str) -> dict[str, Any]:
-    """Parse a PreviewDigest; ``InvalidData`` naming ``where`` when it is not one."""
+    """Parse a PreviewDigest; ``InvalidData`` naming ``where`` and each JSON path otherwise."""
     try:
         doc = json.loads(text)
+    except RecursionError:
+        raise InvalidData(problems=[Problem(where, "", "not JSON: nested too deeply")]) from None
     except ValueError as exc:
         raise InvalidData(problems=[Problem(where, "", f"not JSON: {exc}")]) from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("steps", []), list):
-        raise InvalidData(
-            problems=[Problem(where, "steps", "not a `pulumi preview --json` document (no steps list)")]
-        )
-    for i, step in enumerate(doc.get("steps", [])):
-        if (
-            not isinstance(step, dict)
-            or not isinstance(step.get("op"), str)
-            or not isinstance(step.get("urn"), str)
-        ):
-            raise InvalidData(problems=[Problem(where, f"steps.{i}", "a step needs string 'op' and 'urn'")])
-        try:
-            parse_urn(step["urn"])
-        except ValueError as exc:
-            raise InvalidData(problems=[Problem(where, f"steps.{i}.urn", str(exc))]) from None
+    found = problems(doc, where)
+    if found:
+        raise InvalidData(problems=found)
     return doc
 
 
-def changes(doc: dict[str, Any], stack: str | None = None) -> StackChanges:
-    """One stack's rows from a digest (the stack named by the URNs unless ``stack`` is given)."""
-    steps: list[dict[str, Any]] = doc.get("steps", [])
+def changes(doc: dict[str, Any], stack: str | None = None, where: str = "preview") -> StackChanges:
+    """One stack's rows from a digest (the stack named by the URNs unless ``stack`` is given).
+
+    ``InvalidData`` (``where`` names the document) for a step that is not understood: see
+    ``problems``; ``load`` has already refused those for a document it read.
+    """
+    found_problems = problems(doc, where)
+    if found_problems:
+        raise InvalidData(problems=found_problems)
+    steps: list[dict[str, Any]] = doc["steps"]
     found = stack
     grouped: dict[str, list[dict[str, Any]]] = {}
     for step in steps:
         urn_stack, type_, _ = parse_urn(step["urn"])
         found = found or urn_stack
-        op = step["op"]
-        if op in SKIPPED_OPS or op not in OP_MAP:
-            continue
-        if type_ in DNS_TYPES or type_.startswith(MAILGUN_PREFIX):
+        if step["op"] in OP_MAP and _reported(type_):
             grouped.setdefault(step["urn"], []).append(step)
     out = StackChanges(found or "", None, group_label="Resource")
     for urn, group in grouped.items():
