@@ -262,7 +262,7 @@ def run() -> list[Result]:
     from components.mocked import run_program
     from components.program import declare_stack
     from mailfleet.desired.build import build_stack
-    from mailfleet.loader import load_stack, load_tenants
+    from mailfleet.model.load import load_stack, load_tenants
 
     with tempfile.TemporaryDirectory() as tmp:
         generate(Path(tmp), TENANTS)

@@ -194,7 +194,7 @@ class ModelRunner(MockStackRunner):
     def _states(self, stack: str) -> list[Any]:
         """What ``stack`` declares, re-reading only the tenant files that changed since last up."""
         from mailfleet.desired.build import build_stack
-        from mailfleet.loader import load_stack, load_tenant_file
+        from mailfleet.model.load import load_stack, load_tenant_file
 
         if not hasattr(self, "_cache"):
             self._cache = {}

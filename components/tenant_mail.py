@@ -1,8 +1,8 @@
 """``TenantMail``: everything one tenant needs in one region stack, as Pulumi resources.
 
 Built from one ``mailfleet.desired.state.TenantState`` (the model decides *what*; this
-component only maps each desired item onto a resource). Children, named after the tenant
-slug so that names never collide across tenants:
+component only maps each desired item onto a resource). Children, named by
+``mailfleet.desired.naming`` after the tenant slug so that names never collide across tenants:
 
 - ``<slug>-domain-<domain>``: ``mailgun.Domain`` per ``MailgunDomain`` (protect, delete_before_replace);
 - ``<slug>-route-<address>``: ``mailgun.Route`` per ``MailgunRoute``;
@@ -33,12 +33,13 @@ import pulumi_mailgun as mailgun
 
 from components.providers import RegionProviders
 from components.secrets import StackSecrets
+from mailfleet.desired import naming
 from mailfleet.desired.state import DnsRecord, TenantState
 from mailfleet.records import txt
 
 log = logging.getLogger("components.tenant_mail")
 
-TYPE_TOKEN = "mailfleet:index:TenantMail"
+TYPE_TOKEN = naming.COMPONENT_TYPE
 CREDENTIAL_LOGIN = "crm"
 
 
@@ -97,7 +98,7 @@ class TenantMail(pulumi.ComponentResource):
     ) -> None:
         """``lookup_region``: where to read a Mailgun domain this stack does not declare
         (only during a region move; default: the tenant's region in this stack)."""
-        super().__init__(TYPE_TOKEN, tenant.slug, None, opts)
+        super().__init__(TYPE_TOKEN, naming.component(tenant.slug), None, opts)
         self._lookup_region = lookup_region or tenant.region
         self._tenant_state = tenant
         self._region_providers = providers
@@ -140,10 +141,9 @@ class TenantMail(pulumi.ComponentResource):
     # -- Mailgun --------------------------------------------------------------------------
 
     def _declare_domains(self) -> None:
-        slug = self._tenant_state.slug
         for d in self._tenant_state.domains:
             domain = mailgun.Domain(
-                f"{slug}-domain-{d.name}",
+                naming.domain(d),
                 name=d.name,
                 region=d.region,
                 dkim_selector=d.dkim_selector,
@@ -163,10 +163,9 @@ class TenantMail(pulumi.ComponentResource):
             self._add(d.key, domain)
 
     def _declare_routes(self) -> None:
-        slug = self._tenant_state.slug
         for r in self._tenant_state.routes:
             route = mailgun.Route(
-                f"{slug}-route-{r.address}",
+                naming.route(r),
                 priority=r.priority,
                 description=r.description,
                 expression=r.expression,
@@ -177,10 +176,9 @@ class TenantMail(pulumi.ComponentResource):
             self._add(r.key, route)
 
     def _declare_webhooks(self) -> None:
-        slug = self._tenant_state.slug
         for w in self._tenant_state.webhooks:
             hook = mailgun.Webhook(
-                f"{slug}-webhook-{w.domain}-{w.kind}",
+                naming.webhook(w),
                 domain=w.domain,
                 kind=w.kind,
                 urls=list(w.urls),
@@ -197,7 +195,7 @@ class TenantMail(pulumi.ComponentResource):
         slug = self._tenant_state.slug
         password = self._stack_secrets.credential_password(name)
         credential = mailgun.DomainCredential(
-            f"{slug}-credential-{name}",
+            naming.credential(slug, name),
             domain=name,
             login=CREDENTIAL_LOGIN,
             password=password,
@@ -205,7 +203,7 @@ class TenantMail(pulumi.ComponentResource):
             opts=self._opts(self._region_providers.mailgun, depends_on=[self.domains[name]]),
         )
         param = aws.ssm.Parameter(
-            f"{slug}-credential-param-{name}",
+            naming.credential_parameter(slug, name),
             name=credential_parameter(slug, name),
             type="SecureString",
             value=password,
@@ -251,7 +249,7 @@ class TenantMail(pulumi.ComponentResource):
     def _route53(self, record: DnsRecord) -> None:
         values = self._values(record, "route53")
         rec = aws.route53.Record(
-            f"{self._tenant_state.slug}-dns-{record.name}-{record.type}",
+            naming.dns_record(record),
             zone_id=record.zone_id,
             name=record.name,
             type=record.type,
@@ -264,9 +262,9 @@ class TenantMail(pulumi.ComponentResource):
     def _cloudflare(self, record: DnsRecord) -> None:
         provider = self._region_providers.require_cloudflare(self._tenant_state.slug)
         values = self._values(record, "cloudflare")
-        base = f"{self._tenant_state.slug}-dns-{record.name}-{record.type}"
         for i, value in enumerate(values):
-            name = base if len(values) == 1 else f"{base}-{_value_label(record.type, str(value), i)}"
+            label = None if len(values) == 1 else _value_label(record.type, str(value), i)
+            name = naming.dns_record(record, label)
             kw: dict[str, Any] = {}
             content: pulumi.Input[str] = value
             if record.type == "MX":
@@ -308,7 +306,7 @@ class TenantMail(pulumi.ComponentResource):
         slug = self._tenant_state.slug
         # insecure_value: the setting holds no secret, and reviewers see its changes in previews.
         setting = aws.ssm.Parameter(
-            f"{slug}-outbound",
+            naming.outbound(slug),
             name=out.parameter,
             type="String",
             insecure_value=json.dumps(out.value, sort_keys=True, separators=(",", ":")),
@@ -318,7 +316,7 @@ class TenantMail(pulumi.ComponentResource):
         self._add(out.key, setting)
         if out.secret_parameter is not None:
             secret = aws.ssm.Parameter(
-                f"{slug}-smtp-password",
+                naming.smtp_password(slug),
                 name=out.secret_parameter,
                 type="SecureString",
                 value=self._stack_secrets.smtp_password(slug),

@@ -12,13 +12,16 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One thing wrong with one input: ``where`` is a file path or a flag."""
+    """One thing wrong with one input: ``where`` is a file path; an empty ``where`` means a
+    command parameter, named by ``field`` (the CLI turns it into the flag)."""
 
     where: str
     field: str
     message: str
 
     def __str__(self) -> str:
+        if not self.where:
+            return f"{self.field}: {self.message}" if self.field else self.message
         if self.field:
             return f"{self.where}: {self.field}: {self.message}"
         return f"{self.where}: {self.message}"

@@ -9,8 +9,20 @@ from typing import Annotated
 import typer
 
 from mailfleet import __version__
-from mailfleet.cli import check_cmd, diff_cmd, migrate_cmd, plan_cmd, preview_cmd, residency_cmd, tenant_cmd
+from mailfleet.cli import (
+    check_cmd,
+    diff_cmd,
+    migrate_cmd,
+    plan_cmd,
+    preview_cmd,
+    records_cmd,
+    residency_cmd,
+    tenant_cmd,
+    validate_cmd,
+)
 from mailfleet.cli.common import Settings, configure_logging, default_root, err
+from mailfleet.cli.flags import to_cli
+from mailfleet.errors import MailfleetError
 
 app = typer.Typer(
     name="mailfleet",
@@ -57,6 +69,8 @@ def root(
 
 plan_cmd.register(app)
 tenant_cmd.register(app)
+validate_cmd.register(app)
+records_cmd.register(app)
 diff_cmd.register(app)
 preview_cmd.register(app)
 check_cmd.register(app)
@@ -66,12 +80,10 @@ residency_cmd.register(app)
 
 def main() -> None:
     """Console-script entry point: one line per problem, exit 1 (data) or 2 (usage)."""
-    from mailfleet.errors import MailfleetError
-
     try:
         app()
     except MailfleetError as exc:
-        for line in exc.lines():
+        for line in exc.lines() if not exc.problems else [str(to_cli(p)) for p in exc.problems]:
             err(line)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:

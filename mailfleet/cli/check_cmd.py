@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import Progress
 
-from mailfleet.cli.common import RegionChoice, TableJson, load_project
-
-if TYPE_CHECKING:
-    from mailfleet.check.resolver import Nameserver
-    from mailfleet.desired.state import StackState, TenantState
+from mailfleet.check.report import OUTPUTS
+from mailfleet.check.resolver import Nameserver
+from mailfleet.check.result import RunResult
+from mailfleet.cli.common import RegionOption, TableJson, manager
+from mailfleet.errors import Problem, UsageError
+from mailfleet.manager import API_KEY_ENV
+from mailfleet.terminal import console
 
 PROGRESS_MIN_TENANTS = 20
 
 
 def _usage(flag: str, message: str) -> Exception:
-    from mailfleet.errors import Problem, UsageError
-
     return UsageError(problems=[Problem(flag, "", message)])
 
 
 def _load_dkim_keys(path: Path) -> dict[str, str]:
-    import json
-
     try:
         data = json.loads(path.read_text())
     except OSError as exc:
@@ -45,7 +46,7 @@ def check(
     slugs: Annotated[list[str] | None, typer.Argument(metavar="SLUG", help="Tenants to check.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Check every tenant (of --region, if given).")] = False,
     region: Annotated[
-        RegionChoice | None, typer.Option("--region", help="Only tenants of this region.")
+        RegionOption | None, typer.Option("--region", help="Only tenants of this region.")
     ] = None,
     nameserver: Annotated[
         str | None,
@@ -94,106 +95,45 @@ def check(
         raise _usage("check", "give one or more tenant SLUGs, or --all")
     if slugs and all_:
         raise _usage("check", "give tenant SLUGs or --all, not both")
-    from mailfleet.check.resolver import Nameserver
-
     try:
         server = Nameserver.parse(nameserver) if nameserver is not None else None
     except ValueError as exc:
         raise _usage("--nameserver", str(exc)) from None
     keys = _load_dkim_keys(dkim_keys) if dkim_keys else {}
-    api_key = os.environ.get("MAILGUN_API_KEY", "")
+    api_key = os.environ.get(API_KEY_ENV, "")
     if trigger_verify and not api_key:
-        raise _usage("--trigger-verify", "needs MAILGUN_API_KEY in the environment")
-
-    project = load_project(ctx)
-    pairs = [
-        (state, tenant)
-        for state in project.states.values()
-        if region is None or state.region == region.value
-        for tenant in state.tenants
-    ]
-    if slugs:
-        by_slug = {t.slug: (s, t) for s, t in pairs}
-        unknown = [s for s in slugs if s not in by_slug]
-        if unknown:
-            where = f" in region {region.value}" if region else ""
-            raise _usage("SLUG", f"no tenant {', '.join(repr(u) for u in unknown)}{where}")
-        pairs = [by_slug[s] for s in dict.fromkeys(slugs)]
-
-    _run(
-        pairs,
-        server,
-        timeout=timeout,
-        retries=retries,
-        concurrency=concurrency,
-        fmt=fmt.value,
-        keys=keys,
-        api_key=api_key,
-        trigger_verify=trigger_verify,
-        api_retries=api_retries,
-    )
-
-
-def _run(
-    pairs: list[tuple[StackState, TenantState]],
-    server: Nameserver | None,
-    *,
-    timeout: float,
-    retries: int,
-    concurrency: int,
-    fmt: str,
-    keys: dict[str, str],
-    api_key: str,
-    trigger_verify: bool,
-    api_retries: int,
-) -> None:
-    """Check ``pairs``, print the report, exit with the run's code (0, 1 or 3)."""
-    import asyncio
-
-    from mailfleet.check.report import OUTPUTS
-    from mailfleet.check.resolver import Resolver
-    from mailfleet.check.runner import CheckOptions, CheckRunner
-
-    options = CheckOptions(dkim_keys=keys)
-    if api_key:
-        from mailfleet.check.mailgun_state import MailgunState
-        from mailfleet.mailgun import MailgunClient
-
-        clients = {
-            name: MailgunClient(
-                name,
-                api_key,
-                base_url=os.environ.get(f"MAILGUN_API_BASE_{name.upper()}") or None,
-                max_retries=api_retries,
-            )
-            for name in ("eu", "us")
-        }
-        options.mailgun = MailgunState(clients, trigger_verify=trigger_verify)
-
+        raise _usage("--trigger-verify", f"needs {API_KEY_ENV} in the environment")
+    api = manager(ctx)
+    pairs = api.check_targets(list(slugs or []), region)
     progress = None
     if sys.stderr.isatty() and len(pairs) >= PROGRESS_MIN_TENANTS:
-        from rich.console import Console
-        from rich.progress import Progress
-
         progress = Progress(console=Console(stderr=True), transient=True)
+    task = progress.add_task("checking tenants", total=len(pairs)) if progress is not None else None
 
-    async def main():  # type: ignore[no-untyped-def]
-        async with Resolver(server, timeout=timeout, retries=retries, concurrency=concurrency) as resolver:
-            callback = None
-            if progress is not None:
-                task = progress.add_task("checking tenants", total=len(pairs))
+    def tick() -> None:
+        if progress is not None and task is not None:
+            progress.advance(task)
 
-                def callback(_tenant, _result):  # type: ignore[no-untyped-def]
-                    progress.advance(task)
-
-            return await CheckRunner(resolver, options, callback).run(pairs)
+    def run() -> RunResult:
+        return api.check(
+            pairs,
+            server,
+            timeout=timeout,
+            retries=retries,
+            concurrency=concurrency,
+            dkim_keys=keys,
+            api_key=api_key,
+            trigger_verify=trigger_verify,
+            api_retries=api_retries,
+            on_tenant=tick if progress is not None else None,
+        )
 
     if progress is not None:
         with progress:
-            result = asyncio.run(main())
+            result = run()
     else:
-        result = asyncio.run(main())
-    OUTPUTS[fmt]().run(result)
+        result = run()
+    OUTPUTS[fmt.value](sys.stdout if fmt is TableJson.json else console(sys.stdout)).run(result)
     raise typer.Exit(result.exit_code)
 
 

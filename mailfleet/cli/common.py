@@ -1,4 +1,4 @@
-"""What every command shares: global settings, output streams and the project loader.
+"""What every command shares: global settings, the application API, output streams.
 
 Only the CLI prints. Data goes to stdout (so ``--format json`` pipes cleanly); problems,
 progress and hints go to stderr.
@@ -6,18 +6,19 @@ progress and hints go to stderr.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
 from dataclasses import dataclass
-from enum import Enum, StrEnum
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal, get_args
 
 import typer
 
-if TYPE_CHECKING:
-    from mailfleet.project import Project
+from mailfleet.manager import Manager
+from mailfleet.model.region import REGION_NAMES
 
 
 @dataclass
@@ -51,30 +52,19 @@ class TableMarkdownJson(StrEnum):
     json = "json"
 
 
-class StackChoice(StrEnum):
-    eu = "eu"
-    us = "us"
-    all = "all"
+RegionOption = Literal["eu", "us"]  # mailfleet.model.region.Region, spelled out for Typer's help
+assert get_args(RegionOption) == REGION_NAMES
 
 
-class RegionChoice(StrEnum):
-    eu = "eu"
-    us = "us"
-
-
-def stack_names(choice: StackChoice | str | None) -> list[str] | None:
-    """``all`` (or nothing) means every stack file found."""
-    value = choice.value if isinstance(choice, Enum) else choice
-    if value in (None, "all"):
-        return None
-    return [str(value)]
-
-
-def load_project(ctx: typer.Context, stack: StackChoice | str | None = None) -> Project:
-    from mailfleet.project import Project
-
+def manager(ctx: typer.Context) -> Manager:
+    """The application API over the checkout the global options name."""
     s = settings(ctx)
-    return Project.load(s.tenants_dir, s.stacks_dir, stack_names(stack))
+    return Manager(s.tenants_dir, s.stacks_dir)
+
+
+def stack_option(value: str | None) -> str | None:
+    """``--stack``: a stack name, or ``all`` (and nothing) for every stack."""
+    return None if value in (None, "all") else value
 
 
 def out(text: str = "") -> None:
@@ -86,18 +76,18 @@ def err(text: str) -> None:
 
 
 def print_json(data: Any) -> None:
-    import json
-
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
-def console(stderr: bool = False) -> Any:
-    """A rich Console (imported lazily); plain output when not a terminal."""
-    from rich.console import Console
-
-    return Console(
-        stderr=stderr, highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 200
-    )
+def format_table(header: tuple[str, ...], rows: list[tuple[str, ...]], indent: str = "") -> list[str]:
+    """Plain fixed-width columns (stable for any terminal width); the last column is not padded."""
+    all_rows = [header, *rows]
+    widths = [max(len(r[i]) for r in all_rows) for i in range(len(header) - 1)]
+    lines = []
+    for r in all_rows:
+        cells = [c.ljust(w) for c, w in zip(r, widths, strict=False)] + [r[-1]]
+        lines.append((indent + "  ".join(cells)).rstrip())
+    return lines
 
 
 def configure_logging(verbose: int) -> None:

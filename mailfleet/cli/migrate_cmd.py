@@ -8,17 +8,20 @@ The group's default command is ``run``, so the spellings of the issue work as th
 
 from __future__ import annotations
 
-import os
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from typer.core import TyperGroup
 
-from mailfleet.cli.common import RegionChoice, TableJson, err, out, print_json, settings
-
-if TYPE_CHECKING:
-    from mailfleet.migrate.engine import Migrator, Notice
+from mailfleet.cli.common import RegionOption, TableJson, err, manager, out, print_json
+from mailfleet.errors import Problem, UsageError
+from mailfleet.migrate.engine import Migrator, Notice
+from mailfleet.migrate.plan import PLAN_FORMAT
+from mailfleet.model.migration import STEP_NAMES
 
 DEFAULT_RATE = 300  # Mailgun's documented budget on domain and webhook endpoints (per minute)
 
@@ -44,58 +47,7 @@ migrate_app = typer.Typer(
 
 
 def _usage(flag: str, message: str) -> Exception:
-    from mailfleet.errors import Problem, UsageError
-
     return UsageError(problems=[Problem(flag, "", message)])
-
-
-def _migrator(ctx: typer.Context, rate: int, progress: Any = None) -> Migrator:
-    from mailfleet.mailgun.client import MailgunClient
-    from mailfleet.mailgun.ratelimit import RateLimiter
-    from mailfleet.migrate.checker import DnsChecker
-    from mailfleet.migrate.engine import Migrator, Options
-    from mailfleet.migrate.runner import load_runner
-
-    s = settings(ctx)
-    api_key = os.environ.get("MAILGUN_API_KEY", "")
-    if not api_key:
-        raise _usage(
-            "MAILGUN_API_KEY", "is not set: migrate reads and writes Mailgun (export, wait, import, verify)"
-        )
-    limiter = RateLimiter(rate)
-
-    def client(region: str) -> MailgunClient:
-        c = MailgunClient(
-            region,
-            api_key,
-            base_url=os.environ.get(f"MAILGUN_API_BASE_{region.upper()}") or None,
-            requests_per_minute=rate,
-        )
-        c.limiter = limiter  # one budget for every call of the run, both regions
-        return c
-
-    runner = load_runner(None, s.stacks_dir, s.tenants_dir)
-    options = Options()
-    for name, env in (
-        ("wait_gone_timeout", "MAILFLEET_MIGRATE_WAIT_TIMEOUT"),
-        ("verify_timeout", "MAILFLEET_MIGRATE_VERIFY_TIMEOUT"),
-        ("poll_interval", "MAILFLEET_MIGRATE_POLL_INTERVAL"),
-        ("max_ttl_wait", "MAILFLEET_MIGRATE_MAX_TTL_WAIT"),
-    ):
-        if os.environ.get(env):
-            setattr(options, name, float(os.environ[env]))
-    checker = None
-    if os.environ.get("MAILFLEET_MIGRATE_CHECK", "1") != "0":
-        checker = DnsChecker(os.environ.get("MAILFLEET_NAMESERVER") or None)
-    return Migrator(
-        s.tenants_dir,
-        s.stacks_dir,
-        runner,
-        client,
-        checker=checker,
-        options=options,
-        notify=progress or _print_notice,
-    )
 
 
 def _print_notice(notice: Notice) -> None:
@@ -129,13 +81,11 @@ def _report(outcomes: list[Any], fmt: TableJson) -> None:
         raise typer.Exit(1)
 
 
-def _with_progress(ctx: typer.Context, rate: int, total: int, work: Any) -> list[Any]:
+def _with_progress(ctx: typer.Context, rate: int, total: int, work: Callable[[Migrator], Any]) -> list[Any]:
     """Run ``work(migrator)`` with a progress bar on stderr (one tick per tenant step)."""
+    api = manager(ctx)
     if total <= 1 or not sys.stderr.isatty():
-        return list(work(_migrator(ctx, rate)))
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+        return list(work(api.migrator(rate, _print_notice)))
     progress = Progress(
         TextColumn("migrating"),
         BarColumn(),
@@ -158,16 +108,16 @@ def _with_progress(ctx: typer.Context, rate: int, total: int, work: Any) -> list
                 )
 
     with progress:
-        return list(work(_migrator(ctx, rate, notify)))
+        return list(work(api.migrator(rate, notify)))
 
 
 @migrate_app.command("run")
 def run(
     ctx: typer.Context,
     slugs: Annotated[list[str] | None, typer.Argument(metavar="SLUG", help="Tenants to move.")] = None,
-    to: Annotated[RegionChoice | None, typer.Option("--to", help="Region to move to.")] = None,
+    to: Annotated[RegionOption | None, typer.Option("--to", help="Region to move to.")] = None,
     from_: Annotated[
-        RegionChoice | None,
+        RegionOption | None,
         typer.Option("--from", help="Only tenants now in this region (required with --all)."),
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every tenant in the --from region.")] = False,
@@ -208,37 +158,10 @@ def run(
         raise _usage("--from", "is required with --all")
     if from_ is not None and from_ == to:
         raise _usage("--to", "must differ from --from")
-    from mailfleet.loader import load_stack, load_tenants
-    from mailfleet.migrate.plan import PLAN_FORMAT, migration_plan
-    from mailfleet.model.migration import STEP_NAMES
-
-    s = settings(ctx)
-    loaded = load_tenants(s.tenants_dir)
-    if all_:
-        assert from_ is not None
-        slugs = sorted(
-            t.slug for t in loaded.tenants.values() if t.region == from_.value and t.migration is None
-        )
-    assert slugs is not None
-    slugs = list(dict.fromkeys(slugs))
-    unknown = [x for x in slugs if x not in loaded.tenants]
-    if unknown:
-        bad = [p for p in loaded.problems if any(p.where.endswith(f"/{u}.yaml") for u in unknown)]
-        if bad:
-            from mailfleet.errors import InvalidData
-
-            raise InvalidData(problems=bad)
-        raise _usage("SLUG", f"no tenant {', '.join(repr(u) for u in unknown)} in {s.tenants_dir}")
+    api = manager(ctx)
+    slugs = api.migration_slugs([] if all_ else list(slugs or []), from_ if all_ else None)
     if dry_run:
-        plans = []
-        for slug in slugs:
-            tenant = loaded.tenants[slug]
-            if tenant.region == to.value and tenant.migration is None:
-                raise _usage("--to", f"tenant {slug!r} is already in {to.value!r}")
-            source_region = tenant.migration.from_region if tenant.migration else tenant.region
-            source = load_stack(s.stacks_dir, source_region)
-            target = load_stack(s.stacks_dir, to.value)
-            plans.append((slug, source, target, migration_plan(tenant, source, target)))
+        plans = [(p.slug, p.source, p.target, p.steps) for p in api.migration_plans(slugs, to)]
         if fmt is TableJson.json:
             print_json(
                 {
@@ -285,7 +208,7 @@ def run(
         ctx,
         rate,
         total,
-        lambda m: m.start(slugs, to.value, from_region=from_.value if from_ else None, batch=batch),
+        lambda m: m.start(slugs, to, from_region=from_, batch=batch),
     )
     _report(outcomes, fmt)
 
@@ -309,19 +232,10 @@ def resume(
         raise _usage(
             "--yes", "resuming may pass the point of no return (the source domain's delete): pass --yes"
         )
-    from mailfleet.loader import load_tenants
-    from mailfleet.model.migration import STEP_NAMES
-
-    loaded = load_tenants(settings(ctx).tenants_dir)
-    missing = [x for x in slugs if x not in loaded.tenants]
-    if missing:
-        raise _usage("SLUG", f"no tenant {', '.join(repr(u) for u in missing)}")
-    idle = [x for x in slugs if loaded.tenants[x].migration is None]
-    if idle:
-        raise _usage("SLUG", f"no migration under way for {', '.join(repr(u) for u in idle)}")
+    moving = manager(ctx).migrating(slugs)
     total = sum(
-        len(STEP_NAMES) - sum(1 for st in STEP_NAMES if loaded.tenants[x].migration.is_done(st))  # type: ignore[union-attr]
-        for x in slugs
+        len(STEP_NAMES) - sum(1 for st in STEP_NAMES if t.migration is not None and t.migration.is_done(st))
+        for t in moving.values()
     )
     outcomes = _with_progress(ctx, rate, total, lambda m: m.resume(list(dict.fromkeys(slugs)), batch=batch))
     _report(outcomes, fmt)
@@ -340,15 +254,10 @@ def abort(
     """
     if not yes:
         raise _usage("--yes", "abort rewrites the tenant file and runs the source stack: pass --yes")
-    from mailfleet.loader import load_tenants
-
     # Name a wrong slug before asking for credentials or a stack runner.
-    tenant = load_tenants(settings(ctx).tenants_dir).tenants.get(slug)
-    if tenant is None:
-        raise _usage("SLUG", f"no tenant {slug!r}")
-    if tenant.migration is None or tenant.migration.state == "done":
-        raise _usage("SLUG", f"no migration under way for {slug!r}")
-    _migrator(ctx, DEFAULT_RATE).abort(slug)
+    api = manager(ctx)
+    api.abortable(slug)
+    api.migrator(DEFAULT_RATE, _print_notice).abort(slug)
     out(f"{slug}: migration aborted; the tenant stays in its region")
 
 
@@ -362,19 +271,7 @@ def status(
     fmt: Annotated[TableJson, typer.Option("--format", "-f", help="Output format.")] = TableJson.table,
 ) -> None:
     """Where each move stands: phase, next step, steps done, point of no return, owner."""
-    from mailfleet.errors import Problem, UsageError
-    from mailfleet.loader import load_tenants
-    from mailfleet.migrate.engine import status_entry
-
-    loaded = load_tenants(settings(ctx).tenants_dir)
-    if slug is not None and slug not in loaded.tenants:
-        raise UsageError(problems=[Problem("SLUG", "", f"no tenant {slug!r}")])
-    tenants = [loaded.tenants[slug]] if slug else [loaded.tenants[s] for s in sorted(loaded.tenants)]
-    rows = [
-        status_entry(t) if t.migration else {"slug": t.slug, "region": t.region, "state": "none"}
-        for t in tenants
-        if t.migration is not None or slug is not None
-    ]
+    rows = manager(ctx).migration_status(slug)
     if fmt is TableJson.json:
         print_json({"format": "mailfleet-migrate-status/1", "tenants": rows})
         return
@@ -384,6 +281,12 @@ def status(
     for r in rows:
         if r["state"] == "none":
             out(f"{r['slug']}: no migration (region {r['region']})")
+            continue
+        if r["state"] == "invalid":
+            out(
+                f"{r['slug']}: {r['from']} -> {r['to']} MOVING, journal invalid (phase {r['phase']}): "
+                + "; ".join(r["problems"])
+            )
             continue
         ponr = "passed" if r["point_of_no_return_passed"] else "not passed"
         nxt = f", next {r['next_step']}" if r["next_step"] else ""

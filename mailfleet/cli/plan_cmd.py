@@ -8,14 +8,17 @@ from typing import Annotated
 
 import typer
 
-from mailfleet.cli.common import StackChoice, TableMarkdownJson, load_project
+from mailfleet.cli.common import TableMarkdownJson, manager, stack_option
+from mailfleet.errors import MailfleetError
+from mailfleet.plan import outputs
+from mailfleet.project import paused_gc
 
 
 def plan(
     ctx: typer.Context,
     stack: Annotated[
-        StackChoice, typer.Option("--stack", "-s", help="Which stack to show.")
-    ] = StackChoice.all,
+        str, typer.Option("--stack", "-s", metavar="NAME", help="A stack name (e.g. eu, us), or all.")
+    ] = "all",
     fmt: Annotated[
         TableMarkdownJson, typer.Option("--format", "-f", help="Output format.")
     ] = TableMarkdownJson.table,
@@ -28,15 +31,12 @@ def plan(
     Mailgun when it creates the domain. Needs no credentials and never imports Pulumi.
     Exit 1 with one line per problem when a tenant or stack file is invalid.
     """
-    from mailfleet.errors import MailfleetError
-    from mailfleet.plan import outputs
-    from mailfleet.project import paused_gc
-
     # One pause over load and render: the built states stay alive until the command ends.
     with paused_gc():
-        project = load_project(ctx, stack)
+        states = manager(ctx).plan(stack_option(stack))
+        stream = sys.stdout.buffer if fmt is TableMarkdownJson.json else sys.stdout
         try:
-            outputs.OUTPUTS[fmt.value]().run(list(project.states.values()))
+            outputs.OUTPUTS[fmt.value](stream).run(states)
         except BrokenPipeError:
             raise  # the reader went away (`| head`): click exits quietly
         except OSError as exc:

@@ -9,11 +9,13 @@ from typing import Annotated
 
 import typer
 
-from mailfleet.cli.common import TableMarkdownJson
+from mailfleet.cli.common import TableMarkdownJson, manager
 from mailfleet.cli.report_options import FailOnOption, FormatOption, OutputDirOption, emit
+from mailfleet.errors import Problem, UsageError
 
 
 def preview_report(
+    ctx: typer.Context,
     file: Annotated[
         str,
         typer.Argument(
@@ -40,9 +42,6 @@ def preview_report(
     joined, secrets shown as [secret]. Exit 1 for a file that is not a preview document,
     2 for a file that cannot be read.
     """
-    from mailfleet.diff import outputs, preview
-    from mailfleet.errors import Problem, UsageError
-
     if output_dir is not None and fmt != TableMarkdownJson.markdown:
         raise UsageError(problems=[Problem("--output-dir", "", "only with --format markdown")])
     if stack is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", stack):
@@ -51,17 +50,7 @@ def preview_report(
         text = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
     except OSError as exc:
         raise UsageError(problems=[Problem(file, "", f"cannot read: {exc.strerror}")]) from None
-    doc = preview.load(text, file)
-    changes = preview.changes(doc, stack)
-    if not changes.stack:
-        raise UsageError(problems=[Problem("--stack", "", "the preview names no stack; pass --stack")])
-    report = outputs.Report(
-        tool="mailfleet-preview",
-        title="pulumi preview",
-        source=f"DNS records and Mailgun resources changed by `pulumi preview` of stack `{changes.stack}`.",
-        stacks=[changes],
-        meta={"file": file, "stack": changes.stack},
-    )
+    report = manager(ctx).preview_report(text, file, stack)
     emit(report, fmt, fail_on, output_dir)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mailfleet.cli.common import out, print_json, settings
+from mailfleet.cli.common import format_table, manager, out, print_json
 
 
 class RecordsFormat(StrEnum):
@@ -30,15 +30,8 @@ def records(
     `bind` prints a zone-file snippet with TTLs, long TXT values split into quoted 255-octet
     strings. Tenants without their own domain have nothing to publish (exit 0).
     """
-    from mailfleet.cli.tenant_cmd import _load_one, format_table, stack_for_tenant
-    from mailfleet.desired.build import build_tenant
-    from mailfleet.records.publish import CustomerRecords
-
-    s = settings(ctx)
-    tenant, path = _load_one(s.tenants_dir, slug)
-    stack = stack_for_tenant(s.stacks_dir, tenant, path)
-    state = build_tenant(tenant, stack)
-    view = CustomerRecords.from_state(state, stack.name, [*tenant.dmarc.rua, *tenant.dmarc.ruf])
+    found = manager(ctx).records(slug)
+    tenant, stack, view = found.tenant, found.stack, found.customer_records
     if fmt is RecordsFormat.json:
         print_json(view.as_json())
         return

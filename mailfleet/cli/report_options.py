@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from mailfleet.cli.common import TableMarkdownJson, err
-
-if TYPE_CHECKING:
-    from mailfleet.diff.outputs import Report
+from mailfleet.diff import outputs
+from mailfleet.diff.outputs import Report
+from mailfleet.errors import Problem, UsageError
 
 
 class FailOn(StrEnum):
@@ -35,9 +36,6 @@ OutputDirOption = Annotated[
 
 def emit(report: Report, fmt: TableMarkdownJson, fail_on: FailOn | None, output_dir: Path | None) -> None:
     """Print ``report`` (or write its PR comments), then exit 1 if ``--fail-on`` says so."""
-    from mailfleet.diff import outputs
-    from mailfleet.errors import Problem, UsageError
-
     if output_dir is not None:
         try:
             made = outputs.write_comments(report, output_dir)
@@ -46,6 +44,7 @@ def emit(report: Report, fmt: TableMarkdownJson, fail_on: FailOn | None, output_
             raise UsageError(problems=[problem]) from None
         err(f"wrote {len(made)} comment file(s) and {outputs.MANIFEST} to {output_dir}")
     else:
-        outputs.OUTPUTS[fmt.value]().run(report)
+        stream = sys.stdout.buffer if fmt is TableMarkdownJson.json else sys.stdout
+        outputs.OUTPUTS[fmt.value](stream).run(report)
     if fail_on is FailOn.destructive and report.destructive:
         raise typer.Exit(1)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
-from mailfleet.cli.common import TableMarkdownJson, out, print_json, settings
+from mailfleet.cli.common import TableMarkdownJson, manager, out, print_json
+from mailfleet.errors import Problem, UsageError
+from mailfleet.manager import API_KEY_ENV
+from mailfleet.terminal import console
 
 
 def residency(
@@ -35,24 +40,12 @@ def residency(
     between regions counts the target as home. Computed from the tenant files and stack files;
     --live adds what the Mailgun APIs report.
     """
-    from mailfleet.errors import Problem, UsageError
-    from mailfleet.migrate.residency import residency_report
-    from mailfleet.project import Project
-
-    s = settings(ctx)
-    project = Project.load(s.tenants_dir, s.stacks_dir)
-    clients = None
+    key = None
     if live:
-        key = os.environ.get("MAILGUN_API_KEY", "")
+        key = os.environ.get(API_KEY_ENV, "")
         if not key:
-            raise UsageError(problems=[Problem("--live", "", "needs MAILGUN_API_KEY in the environment")])
-        from mailfleet.mailgun.client import MailgunClient
-
-        clients = {
-            r: MailgunClient(r, key, base_url=os.environ.get(f"MAILGUN_API_BASE_{r.upper()}") or None)
-            for r in ("eu", "us")
-        }
-    report = residency_report(project.tenants, list(project.stacks.values()), clients=clients)
+            raise UsageError(problems=[Problem("--live", "", f"needs {API_KEY_ENV} in the environment")])
+    report = manager(ctx).residency(key)
     if fmt is TableMarkdownJson.json:
         print_json(report)
     else:
@@ -89,14 +82,10 @@ def _render(report: dict, *, markdown: bool) -> None:  # type: ignore[type-arg]
         out("")
         out(tail)
         return
-    from rich.table import Table
-
-    from mailfleet.cli.common import console
-
     table = Table(*headers, show_lines=False)
     for row in rows:
         table.add_row(*row)
-    console().print(table)
+    console(sys.stdout).print(table)
     out(tail)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from mailfleet.cli.common import err, out, print_json, settings
+from mailfleet.cli.common import err, manager, out, print_json
 
 
 class TextJson(StrEnum):
@@ -37,10 +37,7 @@ def validate(
     against every other tenant too (a domain used twice is reported for the given file).
     Exit 0 when valid, 1 with any problem (or any warning with --strict), 2 for a missing path.
     """
-    from mailfleet.validation import validate_project
-
-    s = settings(ctx)
-    report = validate_project(s.tenants_dir, s.stacks_dir, list(paths or []))
+    report = manager(ctx).validate(list(paths or []))
     problems = report.problems + (report.warnings if strict else [])
     if fmt is TextJson.json:
         print_json(report.as_dict(ok=not problems))

@@ -1,29 +1,11 @@
-"""The desired state of a region stack: what every tenant needs, as plain data.
+"""The desired state of a stack: what every tenant needs, as plain data.
 
-The single source of truth: the Pulumi components, ``plan``, ``diff``, ``records`` and
-``check`` all read ``StackState``. Nothing here imports Pulumi.
+The single source of truth: the Pulumi components, ``plan``, ``diff``, ``records``, ``check``
+and ``migrate`` all read ``StackState``. Nothing here imports Pulumi.
+
+- ``state``: the data classes (``StackState``, ``TenantState``, ``DnsRecord``, ...);
+- ``build``: tenants and a stack's settings in, ``StackState`` out;
+- ``rules``: what one tenant, and any two tenants, must satisfy (run by every command);
+- ``naming``: the logical names of the Pulumi resources each item becomes;
+- ``publish``: the records a customer publishes, as a table, a zone-file snippet or JSON.
 """
-
-from mailfleet.desired.build import build_stack, build_tenant, conflicts
-from mailfleet.desired.state import (
-    DnsRecord,
-    MailgunDomain,
-    MailgunRoute,
-    MailgunWebhook,
-    OutboundSetting,
-    StackState,
-    TenantState,
-)
-
-__all__ = [
-    "DnsRecord",
-    "MailgunDomain",
-    "MailgunRoute",
-    "MailgunWebhook",
-    "OutboundSetting",
-    "StackState",
-    "TenantState",
-    "build_stack",
-    "build_tenant",
-    "conflicts",
-]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from pathlib import Path
 
+from mailfleet.desired.rules import MAILGUN_SPF_INCLUDE
 from mailfleet.desired.state import (
     TRACKING_WEBHOOK_KINDS,
     WEBHOOK_KINDS,
@@ -18,7 +18,6 @@ from mailfleet.desired.state import (
     StackState,
     TenantState,
 )
-from mailfleet.errors import Problem
 from mailfleet.model.migration import (
     FULL,
     REGION_DEPENDENT_PURPOSES,
@@ -27,7 +26,7 @@ from mailfleet.model.migration import (
 )
 from mailfleet.model.region import REGIONS
 from mailfleet.model.stack import StackConfig
-from mailfleet.model.tenant import MAILGUN_SPF_INCLUDE, Tenant
+from mailfleet.model.tenant import Tenant
 from mailfleet.records import dkim, dmarc, mx, spf, tracking
 
 ROUTE_PRIORITY = 10
@@ -295,110 +294,3 @@ def build_stack(stack: StackConfig, tenants: dict[str, Tenant] | list[Tenant]) -
     for tenant in tenants_for_stack(tenants, stack):
         state.tenants.append(build_tenant(tenant, stack))
     return state
-
-
-def conflicts(
-    states: list[StackState] | tuple[StackState, ...], paths: dict[str, Path] | None = None
-) -> list[Problem]:
-    """Cross-tenant problems over all stacks, one ``Problem`` each, on the later tenant:
-
-    - a Mailgun domain declared twice (domain names are global across regions and accounts),
-      by two tenants or twice by one tenant in one stack (a sender domain equal to its own
-      platform domain);
-    - a sender domain equal to or under a stack's platform domain (those names belong to
-      the platform: ``<slug>.<platform domain>``);
-    - one address routed twice in a region;
-    - one DNS name and type declared twice, or a CNAME sharing its name with any other record
-      (RFC 1034 §3.6.2).
-
-    The same tenant may appear in two stacks while it moves between regions; that is not a
-    conflict by itself.
-    """
-    paths = paths or {}
-    problems: list[Problem] = []
-    domains: dict[str, tuple[str, str]] = {}
-    addresses: dict[tuple[str, str], tuple[str, str]] = {}
-    records: dict[tuple[str, str], tuple[str, str]] = {}
-    types_at: dict[str, dict[str, tuple[str, str]]] = {}
-    platform_domains = sorted({s.platform_domain for s in states})
-
-    def where(slug: str) -> str:
-        return str(paths.get(slug, f"tenants/{slug}.yaml"))
-
-    def clash(owner: tuple[str, str], slug: str, stack: str) -> bool:
-        """Another tenant, or the same tenant twice in one stack (moves span two stacks)."""
-        return owner[0] != slug or owner[1] == stack
-
-    for state in states:
-        stack = state.stack
-        for t in state.tenants:
-            me = (t.slug, stack)
-            domain_problems = len(problems)
-            for d in t.domains:
-                field = "sender_domain.name" if d.role == "sender" else "slug"
-                owner = domains.get(d.name)
-                if owner is None:
-                    domains[d.name] = me
-                elif clash(owner, t.slug, stack):
-                    by = "this tenant" if owner[0] == t.slug else f"tenant {owner[0]!r} ({where(owner[0])})"
-                    problems.append(
-                        Problem(where(t.slug), field, f"domain {d.name} is already declared by {by}")
-                    )
-                    continue
-                if d.role == "sender":
-                    inside = [p for p in platform_domains if d.name == p or d.name.endswith("." + p)]
-                    if inside:
-                        problems.append(
-                            Problem(
-                                where(t.slug),
-                                field,
-                                f"domain {d.name} is inside the platform domain {inside[0]}, "
-                                "whose names are reserved for platform addresses",
-                            )
-                        )
-            # A domain problem explains the record clashes that follow from it: report it once.
-            records_checked = len(problems) == domain_problems
-            for r in t.routes:
-                rkey = (state.region, r.address)
-                owner = addresses.get(rkey)
-                if owner is None:
-                    addresses[rkey] = me
-                elif clash(owner, t.slug, stack):
-                    problems.append(
-                        Problem(
-                            where(t.slug),
-                            "mailboxes",
-                            f"address {r.address} is already routed for tenant {owner[0]!r} ({where(owner[0])})",
-                        )
-                    )
-            for rec in t.records if records_checked else ():
-                field = (
-                    "tracking" if rec.purpose == "tracking" else "slug" if rec.ours else "sender_domain.name"
-                )
-                owner = records.get((rec.name, rec.type))
-                if owner is None:
-                    records[(rec.name, rec.type)] = me
-                elif clash(owner, t.slug, stack):
-                    problems.append(
-                        Problem(
-                            where(t.slug),
-                            field,
-                            f"{rec.type} record {rec.name} is already declared by tenant {owner[0]!r}",
-                        )
-                    )
-                    continue
-                at = types_at.setdefault(rec.name, {})
-                for other_type, other_owner in at.items():
-                    cname_clash = other_type != rec.type and "CNAME" in (rec.type, other_type)
-                    if cname_clash and clash(other_owner, t.slug, stack):
-                        by = "this tenant" if other_owner[0] == t.slug else f"tenant {other_owner[0]!r}"
-                        problems.append(
-                            Problem(
-                                where(t.slug),
-                                field,
-                                f"{rec.type} record {rec.name} shares its name with a {other_type} "
-                                f"record of {by} (a CNAME must be alone at its name)",
-                            )
-                        )
-                at.setdefault(rec.type, me)
-    return problems

@@ -30,7 +30,6 @@ from mailfleet.desired.state import (
 )
 from mailfleet.diff.change import CREATE, DELETE, REPLACE, UPDATE, Change, StackChanges
 from mailfleet.diff.snapshot import Snapshot
-from mailfleet.model.stack import STACK_NAMES
 
 log = logging.getLogger("mailfleet.diff.compare")
 
@@ -257,7 +256,7 @@ class _Comparer:
 
 
 def _stack_order(names: set[str]) -> list[str]:
-    return sorted(names, key=lambda n: (n not in STACK_NAMES, n))
+    return sorted(names)
 
 
 def compare(base: Snapshot, head: Snapshot, stacks: list[str] | None = None) -> list[StackChanges]:

@@ -57,32 +57,32 @@ def layout(tenants_dir: Path, stacks_dir: Path) -> Layout:
     try:
         proc = _git(stacks_dir, "rev-parse", "--show-toplevel")
     except FileNotFoundError:
-        raise UsageError(problems=[Problem("--base", "", "git is not installed")]) from None
+        raise UsageError(problems=[Problem("", "base", "git is not installed")]) from None
     if proc.returncode != 0:
-        raise UsageError(problems=[Problem("--base", "", f"{stacks_dir} is not inside a git repository")])
+        raise UsageError(problems=[Problem("", "base", f"{stacks_dir} is not inside a git repository")])
     top = Path(proc.stdout.decode().strip()).resolve()
     rel = {}
-    for flag, d in (("--tenants-dir", tenants_dir), ("--stacks-dir", stacks_dir)):
+    for param, d in (("tenants_dir", tenants_dir), ("stacks_dir", stacks_dir)):
         try:
-            rel[flag] = Path(d).resolve().relative_to(top).as_posix()
+            rel[param] = Path(d).resolve().relative_to(top).as_posix()
         except ValueError:
             raise UsageError(
-                problems=[Problem(flag, "", f"{d} is outside the git repository {top}")]
+                problems=[Problem("", param, f"{d} is outside the git repository {top}")]
             ) from None
     return Layout(
         top,
-        "" if rel["--tenants-dir"] == "." else rel["--tenants-dir"],
-        "" if rel["--stacks-dir"] == "." else rel["--stacks-dir"],
+        "" if rel["tenants_dir"] == "." else rel["tenants_dir"],
+        "" if rel["stacks_dir"] == "." else rel["stacks_dir"],
     )
 
 
-def resolve(top: Path, rev: str, flag: str) -> str:
-    """The commit id of ``rev``; ``UsageError`` naming ``flag`` when git does not know it."""
+def resolve(top: Path, rev: str, param: str) -> str:
+    """The commit id of ``rev``; ``UsageError`` naming ``param`` when git does not know it."""
     if not rev or rev.startswith("-"):
-        raise UsageError(problems=[Problem(flag, "", f"{rev!r} is not a revision")])
+        raise UsageError(problems=[Problem("", param, f"{rev!r} is not a revision")])
     proc = _git(top, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
     if proc.returncode != 0:
-        raise UsageError(problems=[Problem(flag, "", f"unknown revision {rev!r}")])
+        raise UsageError(problems=[Problem("", param, f"unknown revision {rev!r}")])
     return proc.stdout.decode().strip()
 
 
@@ -93,7 +93,7 @@ def _ls_tree(top: Path, commit: str, directory: str) -> list[tuple[str, str]]:
         args += ["--", directory.rstrip("/") + "/"]
     proc = _git(top, *args)
     if proc.returncode != 0:
-        raise UsageError(problems=[Problem("--base", "", f"git ls-tree failed for {commit[:12]}")])
+        raise UsageError(problems=[Problem("", "base", f"git ls-tree failed for {commit[:12]}")])
     out = []
     for entry in proc.stdout.split(b"\0"):
         if not entry:
@@ -114,7 +114,7 @@ def cat_blobs(top: Path, oids: list[str]) -> dict[str, bytes]:
         return {}
     proc = _git(top, "cat-file", "--batch", input=("\n".join(oids) + "\n").encode())
     if proc.returncode != 0:
-        raise UsageError(problems=[Problem("--base", "", "git cat-file --batch failed")])
+        raise UsageError(problems=[Problem("", "base", "git cat-file --batch failed")])
     data = proc.stdout
     blobs: dict[str, bytes] = {}
     pos = 0
@@ -122,7 +122,7 @@ def cat_blobs(top: Path, oids: list[str]) -> dict[str, bytes]:
         end = data.index(b"\n", pos)
         header = data[pos:end].split(b" ")
         if len(header) != 3 or header[1] != b"blob":
-            raise UsageError(problems=[Problem("--base", "", f"git object {oid} is not a blob")])
+            raise UsageError(problems=[Problem("", "base", f"git object {oid} is not a blob")])
         size = int(header[2])
         start = end + 1
         blobs[oid] = data[start : start + size]

@@ -21,6 +21,7 @@ from typing import IO, Any
 import orjson
 
 from mailfleet.diff.change import OP_TITLES, Change, StackChanges
+from mailfleet.terminal import console
 
 COMMENT_LIMIT = 60_000
 CELL_LIMIT = 4_000
@@ -215,13 +216,14 @@ class ReportJson:
 
 
 class ReportTable:
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self.stream = stream
+
     def run(self, report: Report) -> None:
         from rich.table import Table
         from rich.text import Text
 
-        from mailfleet.cli.common import console
-
-        con = console()
+        con = console(self.stream or sys.stdout)
         for s in report.stacks:
             region = f" (region {s.region})" if s.region else ""
             con.rule(f"{report.title}: stack {s.stack}{region}")

@@ -11,7 +11,6 @@ load, and ``compare`` can skip a tenant whose base and head states are the same 
 
 from __future__ import annotations
 
-import gc
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -19,13 +18,16 @@ from typing import Any
 
 import yaml
 
-from mailfleet.desired.build import build_tenant, conflicts, tenants_for_stack
+from mailfleet.desired.build import build_tenant, tenants_for_stack
+from mailfleet.desired.rules import conflicts, spf_include_problems, tenant_problems
 from mailfleet.desired.state import StackState, TenantState
 from mailfleet.diff.gitread import RevisionFiles
 from mailfleet.errors import Problem
-from mailfleet.loader import parse_yaml, stack_from_data, tenant_from_data, yaml_problem
+from mailfleet.loader import parse_yaml, yaml_problem
+from mailfleet.model.load import stack_from_data, tenant_from_data
 from mailfleet.model.stack import StackConfig
 from mailfleet.model.tenant import Tenant
+from mailfleet.project import paused_gc, region_problems
 
 log = logging.getLogger("mailfleet.diff.snapshot")
 
@@ -69,6 +71,9 @@ class Snapshots:
                 problems = [yaml_problem("", exc)]
             else:
                 tenant, problems = tenant_from_data("", data, name[: -len(".yaml")])
+                if tenant is not None:
+                    problems = tenant_problems(tenant, "")
+                    tenant = None if problems else tenant
         result = (tenant, [(p.field, p.message) for p in problems])
         self._tenants[key] = result
         return result
@@ -98,13 +103,8 @@ class Snapshots:
         return state
 
     def load(self, files: RevisionFiles) -> Snapshot:
-        enabled = gc.isenabled()
-        gc.disable()  # millions of small acyclic objects: full collections only cost time
-        try:
+        with paused_gc():
             return self._load(files)
-        finally:
-            if enabled:
-                gc.enable()
 
     def _load(self, files: RevisionFiles) -> Snapshot:
         snap = Snapshot(files)
@@ -116,6 +116,7 @@ class Snapshots:
             if cfg is not None:
                 snap.stacks[name] = cfg
                 snap.stack_blobs[name] = blob
+        snap.problems.extend(region_problems(snap.stacks, lambda n: label + files.stack_paths[n]))
         tenants: dict[str, Tenant] = {}
         paths: dict[str, Path] = {}
         for path, blob in files.tenants.items():
@@ -145,6 +146,7 @@ class Snapshots:
             state.tenants = [self._state(t, cfg, blob) for t in tenants_for_stack(tenants, cfg)]
             snap.states[name] = state
         snap.problems.extend(conflicts(list(snap.states.values()), paths))
+        snap.problems.extend(spf_include_problems(tenants, paths))
         log.info(
             "snapshot rev=%s stacks=%d tenants=%d problems=%d",
             files.rev,

@@ -5,8 +5,7 @@
 - ``pulumi_runner``: its Automation API implementation (imports pulumi only when used);
 - ``export``: reading what the source region holds through the Mailgun API;
 - ``engine``: the steps, their order, the point of no return, resume and abort;
-- ``plan``: the dry-run description of the steps;
-- ``residency``: the data-residency report.
+- ``plan``: the dry-run description of the steps.
 
 Nothing here imports pulumi at module level.
 """

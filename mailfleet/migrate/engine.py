@@ -28,20 +28,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mailfleet.desired.build import build_tenant, changing_purposes, platform_domain_of, stack_declaration
+from mailfleet.desired.naming import DNS_TYPES, TYPE_MAILGUN_DOMAIN
 from mailfleet.desired.state import DnsRecord, TenantState
 from mailfleet.errors import InvalidData, MailfleetError, Problem, UsageError
-from mailfleet.loader import load_stack
 from mailfleet.mailgun.client import SUPPRESSION_KINDS, MailgunClient
 from mailfleet.mailgun.errors import MailgunError
 from mailfleet.migrate import export as export_mod
 from mailfleet.migrate.journal import Journal, MigrationBusy, TenantRunLock, current_owner
-from mailfleet.migrate.runner import (
-    DNS_TYPES,
-    TYPE_MAILGUN_DOMAIN,
-    RunnerError,
-    StackRunner,
-    tenant_resources,
-)
+from mailfleet.migrate.runner import RunnerError, StackRunner, tenant_resources
 from mailfleet.model.migration import (
     LOWERED_TTL,
     POINT_OF_NO_RETURN,
@@ -50,8 +44,10 @@ from mailfleet.model.migration import (
     epoch,
     now_iso,
 )
-from mailfleet.model.stack import StackConfig, discover_stacks
+from mailfleet.model.region import Region
+from mailfleet.model.stack import StackConfig
 from mailfleet.model.tenant import Tenant
+from mailfleet.project import Project, load_stacks, param_problem
 
 log = logging.getLogger("mailfleet.migrate.engine")
 
@@ -158,7 +154,7 @@ class Migrator:
         self.sleep = sleep
         self.notify = notify or (lambda notice: None)
         self.fault = fault
-        self._stacks: dict[str, StackConfig] | None = None
+        self._project: Project | None = None
         self._pending_exports: dict[str, Any] = {}
 
     # -- plumbing -------------------------------------------------------------------------
@@ -187,20 +183,17 @@ class Migrator:
         return {r.slug: message for r, message in zip(group, results, strict=True) if message}
 
     @property
-    def stacks(self) -> dict[str, StackConfig]:
-        if self._stacks is None:
-            self._stacks = {n: load_stack(self.stacks_dir, n) for n in discover_stacks(self.stacks_dir)}
-        return self._stacks
+    def project(self) -> Project:
+        """The stack files (read once per run; stacks are found by region through it)."""
+        if self._project is None:
+            self._project = load_stacks(self.tenants_dir, self.stacks_dir)
+        return self._project
 
-    def stack_for(self, region: str) -> StackConfig:
-        """The stack serving ``region``: the one named after it, else the first of that region."""
-        stacks = self.stacks
-        if region in stacks and stacks[region].region == region:
-            return stacks[region]
-        for cfg in stacks.values():
-            if cfg.region == region:
-                return cfg
-        raise UsageError(problems=[Problem("--to", "", f"no stack file serves region {region!r}")])
+    def stack_for(self, region: Region) -> StackConfig:
+        """The stack serving ``region`` (``mailfleet:region``), whatever its name."""
+        if not self.project.stacks_of_region(region):
+            raise UsageError(problems=[param_problem("to", f"no stack file serves region {region!r}")])
+        return self.project.stack_for_region(region)
 
     def _hook(self, slug: str, step: str, point: str) -> None:
         if self.fault is not None:
@@ -211,7 +204,7 @@ class Migrator:
     def new_migration(self, tenant: Tenant, to: str) -> Migration:
         """The journal block a move of ``tenant`` to ``to`` starts with (nothing written)."""
         if tenant.region == to:
-            raise UsageError(problems=[Problem("--to", "", f"tenant {tenant.slug!r} is already in {to!r}")])
+            raise UsageError(problems=[param_problem("to", f"tenant {tenant.slug!r} is already in {to!r}")])
         source = self.stack_for(tenant.region)
         self.stack_for(to)
         now = self.clock()
@@ -489,7 +482,7 @@ class Migrator:
             ]
             if domains:
                 self.runner.unprotect(src, domains)
-            self._up(self.stacks[src])
+            self._up(self.project.stacks[src])
         return {}
 
     def _step_wait_gone(self, step: str, group: list[_Run]) -> dict[str, str]:
@@ -602,7 +595,7 @@ class Migrator:
             by_target.setdefault(self._target(r).name, []).append(r)
         for target_name, runs in by_target.items():
             held = self.runner.resources(target_name)
-            target = self.stacks[target_name]
+            target = self.project.stacks[target_name]
             for r in runs:
                 declared = build_tenant(r.tenant, target)
                 managed = [rec for rec in declared.records if rec.provider != "manual"]
@@ -719,7 +712,7 @@ class Migrator:
 
     def status(self, slugs: list[str] | None = None) -> list[dict[str, Any]]:
         """One entry per tenant with a migration block (or per ``slugs``)."""
-        from mailfleet.loader import load_tenants
+        from mailfleet.model.load import load_tenants
 
         loaded = load_tenants(self.tenants_dir)
         if slugs:

@@ -39,7 +39,8 @@ import yaml
 
 from mailfleet import fsutil
 from mailfleet.errors import InvalidData, MailfleetError, Problem
-from mailfleet.loader import load_tenant_file, parse_yaml, tenant_from_data
+from mailfleet.loader import parse_yaml
+from mailfleet.model.load import load_tenant_file, tenant_from_data
 from mailfleet.model.migration import Export, Migration, Owner, StepRecord, now_iso
 from mailfleet.model.tenant import Tenant
 

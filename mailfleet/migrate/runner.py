@@ -12,8 +12,9 @@ Implementations:
 - ``tests/migrate/mock_runner.py``: the real program under ``pulumi.runtime.set_mocks``, with
   each stack's resources kept between runs and Mailgun resources mirrored into the fake.
 
-``load_runner(spec)`` builds one from ``module:factory`` (``MAILFLEET_STACK_RUNNER``), the
-plug-in point for other backends and for tests that run the real CLI.
+``mailfleet.migrate.runners.load_runner(spec)`` builds one from ``module:factory``
+(``MAILFLEET_STACK_RUNNER``), the plug-in point for other backends and for tests that run the
+real CLI.
 
 Contract for implementations:
 - ``up`` is idempotent: with nothing changed it changes nothing; it raises ``RunnerError``
@@ -25,21 +26,11 @@ Contract for implementations:
 
 from __future__ import annotations
 
-import importlib
-import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
-from mailfleet.errors import MailfleetError, Problem, UsageError
-
-RUNNER_ENV = "MAILFLEET_STACK_RUNNER"
-
-TYPE_MAILGUN_DOMAIN = "mailgun:index/domain:Domain"
-TYPE_ROUTE53_RECORD = "aws:route53/record:Record"
-TYPE_CLOUDFLARE_RECORD = "cloudflare:index/dnsRecord:DnsRecord"
-DNS_TYPES = frozenset({TYPE_ROUTE53_RECORD, TYPE_CLOUDFLARE_RECORD})
+from mailfleet.desired import naming
+from mailfleet.errors import MailfleetError
 
 
 class RunnerError(MailfleetError):
@@ -91,34 +82,6 @@ class StackRunner(Protocol):
 
 
 def tenant_resources(resources: list[StackResource], slug: str, types: frozenset[str]) -> list[StackResource]:
-    """The resources of tenant ``slug`` of the given types.
-
-    The components name every child of a tenant ``<slug>-<kind>-...`` (components/tenant_mail.py)
-    and slugs contain no ``-``-prefixed ambiguity that matters here: the kind follows the slug.
-    """
-    kinds = {
-        TYPE_MAILGUN_DOMAIN: f"{slug}-domain-",
-        TYPE_ROUTE53_RECORD: f"{slug}-dns-",
-        TYPE_CLOUDFLARE_RECORD: f"{slug}-dns-",
-    }
-    return [r for r in resources if r.type in types and r.name.startswith(kinds.get(r.type, f"{slug}-"))]
-
-
-def load_runner(spec: str | None, root: Path, tenants_dir: Path) -> StackRunner:
-    """The runner named by ``spec`` (``module:factory``), else the Automation API runner.
-
-    ``factory(root=..., tenants_dir=...)`` must return a ``StackRunner``.
-    """
-    spec = spec or os.environ.get(RUNNER_ENV)
-    if not spec:
-        from mailfleet.migrate.pulumi_runner import AutomationRunner
-
-        return AutomationRunner(root, tenants_dir)
-    module_name, _, attr = spec.partition(":")
-    try:
-        factory: Callable[..., StackRunner] = getattr(importlib.import_module(module_name), attr or "runner")
-    except (ImportError, AttributeError) as exc:
-        raise UsageError(
-            problems=[Problem(RUNNER_ENV, "", f"cannot load stack runner {spec!r}: {exc}")]
-        ) from None
-    return factory(root=root, tenants_dir=tenants_dir)
+    """The resources of tenant ``slug`` of the given types: the children of its ``TenantMail``
+    component, selected by the parent's URN (``mailfleet.desired.naming``), never by name."""
+    return [r for r in resources if r.type in types and naming.is_tenant_child(r.parent, slug)]

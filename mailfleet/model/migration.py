@@ -27,6 +27,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from mailfleet.model import names
+from mailfleet.model.region import Region
 
 MigrationState = Literal["running", "done"]
 
@@ -115,8 +116,8 @@ class Export(_Strict):
 class Migration(_Strict):
     """The ``migration:`` block. ``from``/``to`` are regions; ``steps`` maps step name to times."""
 
-    from_region: Literal["eu", "us"] = Field(alias="from")
-    to: Literal["eu", "us"]
+    from_region: Region = Field(alias="from")
+    to: Region
     state: MigrationState = "running"
     started_at: Timestamp
     platform_domain: Annotated[str, AfterValidator(names.domain)]

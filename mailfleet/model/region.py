@@ -1,20 +1,24 @@
-"""Mailgun's per-region facts, as data (see DESIGN.md, "Mailgun facts").
+"""Mailgun's per-region facts, as data.
 
-Everything that differs between the US and EU Mailgun regions lives in ``REGIONS``;
-no other module branches on the region name.
+``Region`` is the one type for a region name everywhere (tenant files, stack settings, the
+CLI's ``--region``/``--to``/``--from``). Everything that differs between the US and EU
+Mailgun regions lives in ``REGIONS``; no other module branches on the region name. A region
+is not a stack: a stack names its region in its settings (``mailfleet:region``), and
+``mailfleet.project.Project`` finds the stack(s) of a region.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
-RegionName = Literal["eu", "us"]
+Region = Literal["eu", "us"]
+REGION_NAMES: tuple[Region, ...] = get_args(Region)
 
 
 @dataclass(frozen=True, slots=True)
-class Region:
-    name: str
+class RegionFacts:
+    name: Region
     api_host: str
     mx_hosts: tuple[str, ...]
     mx_priority: int
@@ -28,8 +32,8 @@ class Region:
         return f"https://{self.api_host}"
 
 
-REGIONS: dict[str, Region] = {
-    "us": Region(
+REGIONS: dict[str, RegionFacts] = {
+    "us": RegionFacts(
         name="us",
         api_host="api.mailgun.net",
         mx_hosts=("mxa.mailgun.org", "mxb.mailgun.org"),
@@ -39,7 +43,7 @@ REGIONS: dict[str, Region] = {
         aws_region="us-east-1",
         stored_mail_location="United States (Mailgun US region)",
     ),
-    "eu": Region(
+    "eu": RegionFacts(
         name="eu",
         api_host="api.eu.mailgun.net",
         mx_hosts=("mxa.eu.mailgun.org", "mxb.eu.mailgun.org"),
@@ -50,8 +54,9 @@ REGIONS: dict[str, Region] = {
         stored_mail_location="European Union (Mailgun EU region)",
     ),
 }
+assert set(REGIONS) == set(REGION_NAMES)
 
 
-def region(name: str) -> Region:
+def region(name: str) -> RegionFacts:
     """The facts of region ``name`` (``eu`` or ``us``); KeyError for anything else."""
     return REGIONS[name]

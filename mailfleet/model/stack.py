@@ -1,4 +1,4 @@
-"""A region stack's settings, read from ``Pulumi.<stack>.yaml`` without Pulumi.
+"""A stack's settings, read from ``Pulumi.<stack>.yaml`` without Pulumi.
 
 The Pulumi program reads the same keys through ``pulumi.Config("mailfleet")``; this module
 reads them from the file so that ``plan``, ``validate`` and ``diff`` need no Pulumi CLI.
@@ -10,14 +10,12 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from mailfleet.model import names
-from mailfleet.model.region import REGIONS, Region
-
-STACK_NAMES = ("eu", "us")
+from mailfleet.model.region import REGIONS, Region, RegionFacts
 
 
 def _https_url(value: str) -> str:
@@ -47,7 +45,7 @@ class StackConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     name: str
-    region: Literal["eu", "us"]
+    region: Region
     aws_region: str
     platform_domain: Annotated[str, AfterValidator(names.domain)]
     hosted_zone_id: Annotated[str, AfterValidator(names.route53_zone_id)]
@@ -79,7 +77,7 @@ class StackConfig(BaseModel):
         return value
 
     @property
-    def facts(self) -> Region:
+    def facts(self) -> RegionFacts:
         return REGIONS[self.region]
 
 
@@ -103,6 +101,5 @@ def stack_file(stacks_dir: Path, name: str) -> Path:
 
 
 def discover_stacks(stacks_dir: Path) -> list[str]:
-    """Stack names with a ``Pulumi.<name>.yaml`` in ``stacks_dir``, ``eu``/``us`` first."""
-    found = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml"))
-    return sorted(found, key=lambda n: (n not in STACK_NAMES, n))
+    """Stack names with a ``Pulumi.<name>.yaml`` in ``stacks_dir``, in name order."""
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml"))

@@ -1,6 +1,6 @@
 """The tenant file schema: ``tenants/<slug>.yaml``.
 
-One file per tenant. The three ways a tenant uses mail (DESIGN.md) map onto it as:
+One file per tenant. The three ways a tenant uses mail (README.md) map onto it as:
 
 1. platform addresses only: no ``sender_domain``;
 2. own domain + forwarding: ``sender_domain`` with its DNS host;
@@ -19,12 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from mailfleet.model import names
 from mailfleet.model.migration import Migration
-from mailfleet.model.region import REGIONS
-from mailfleet.records import spf
-
-# Both regions use the same SPF include (DESIGN.md), so the schema can check the merged record.
-MAILGUN_SPF_INCLUDE = REGIONS["eu"].spf_include
-assert all(r.spf_include == MAILGUN_SPF_INCLUDE for r in REGIONS.values())
+from mailfleet.model.region import Region
 
 Slug = Annotated[str, AfterValidator(names.slug)]
 Domain = Annotated[str, AfterValidator(names.domain)]
@@ -79,32 +74,13 @@ def _printable(value: str) -> str:
     return value
 
 
-def _spf_within_limits(includes: list[str]) -> list[str]:
-    """The merged record (Mailgun first) must stay within RFC 7208's limits."""
-    spf.merge(MAILGUN_SPF_INCLUDE, _unique(includes))
-    return includes
-
-
 class SenderDomain(_Strict):
     """The customer's own sending domain (way 2) and where its DNS is hosted."""
 
     name: Domain
     dns: Annotated[str, AfterValidator(_dns_host)] = "manual"
-    spf_includes: Annotated[list[IncludeDomain], AfterValidator(_spf_within_limits)] = Field(
-        default_factory=list
-    )
+    spf_includes: Annotated[list[IncludeDomain], AfterValidator(_unique)] = Field(default_factory=list)
     spf_all: Literal["~all", "-all"] = "~all"
-
-    @model_validator(mode="after")
-    def _spf_answer_fits(self) -> SenderDomain:
-        """RFC 7208 §3.4 limits the whole DNS answer, which depends on the domain's length."""
-        if self.name in self.spf_includes:
-            raise ValueError(
-                f"spf_includes: include:{self.name} is the domain's own SPF record "
-                "(it would include itself: an SPF loop, permerror)"
-            )
-        spf.merge(MAILGUN_SPF_INCLUDE, self.spf_includes, self.spf_all, domain=self.name)
-        return self
 
     @property
     def provider(self) -> DnsProvider:
@@ -151,7 +127,7 @@ class Tenant(_Strict):
 
     slug: Slug
     name: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
-    region: Literal["eu", "us"]
+    region: Region
     mailboxes: Annotated[list[Mailbox], Field(min_length=1), AfterValidator(_unique)]
     sender_domain: SenderDomain | None = None
     dmarc: Dmarc = Field(default_factory=Dmarc)

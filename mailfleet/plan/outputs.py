@@ -14,6 +14,7 @@ import orjson
 
 from mailfleet.desired.state import StackState, TenantState
 from mailfleet.records import txt
+from mailfleet.terminal import console
 
 FORMAT = "mailfleet-plan/1"
 FROM_MAILGUN = "(from Mailgun once the domain exists)"
@@ -126,13 +127,14 @@ class PlanTable:
     """Rich tables for a terminal. Every cell is plain ``Text``: tenant data is never parsed
     as Rich markup (a name like ``[/b]`` would otherwise raise or restyle the output)."""
 
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self.stream = stream
+
     def run(self, states: list[StackState]) -> None:
         from rich.table import Table
         from rich.text import Text
 
-        from mailfleet.cli.common import console
-
-        con = console()
+        con = console(self.stream or sys.stdout)
         for state in states:
             con.rule(Text(f"stack {state.stack} ({state.region}, {state.aws_region})"))
             for t in state.tenants:

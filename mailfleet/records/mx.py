@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mailfleet.model.region import Region
+from mailfleet.model.region import RegionFacts
 
 
-def values(region: Region) -> tuple[str, ...]:
+def values(region: RegionFacts) -> tuple[str, ...]:
     return tuple(f"{region.mx_priority} {host}" for host in region.mx_hosts)

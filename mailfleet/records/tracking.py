@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailfleet.model.region import Region
+from mailfleet.model.region import RegionFacts
 
 PREFIX = "email"
 
@@ -11,5 +11,5 @@ def record_name(domain: str) -> str:
     return f"{PREFIX}.{domain}"
 
 
-def target(region: Region) -> str:
+def target(region: RegionFacts) -> str:
     return region.tracking_target

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mailfleet.loader import load_stack
 from mailfleet.migrate.checker import DnsChecker
+from mailfleet.model.load import load_stack
 from mailfleet.project import Project
 
 

@@ -112,7 +112,7 @@ FLAG_CASES: list[tuple[str, tuple[str, ...], int, str, tuple[str, ...]]] = [
         ("x1", "--region", "us", "--mailbox", "support", "--sender-domain", "nordlys-reiser.no"),
         1,
         "--sender-domain",
-        ("nordlys-reiser.no", "nordlys", "region eu"),
+        ("nordlys-reiser.no", "nordlys", "tenants/nordlys.yaml"),
     ),
     (
         "domain-is-another-platform-domain",

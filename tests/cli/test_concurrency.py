@@ -9,13 +9,13 @@ import sys
 import time
 from pathlib import Path
 
-from mailfleet.loader import load_tenant_file
+from mailfleet.model.load import load_tenant_file
 from tests.conftest import REPO
 
 READER = r"""
 import json, sys
 from pathlib import Path
-from mailfleet.loader import load_tenant_file
+from mailfleet.model.load import load_tenant_file
 tenants, stop, ready = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 reads, seen, errors = 0, set(), []
 while True:

@@ -168,7 +168,7 @@ def test_bind_snippet_served_by_knot(proj, tmp_path) -> None:
 
 
 def test_records_follow_a_migration_to_the_stack_that_declares_them(proj) -> None:
-    from mailfleet.loader import load_tenant_file
+    from mailfleet.model.load import load_tenant_file
     from mailfleet.model.migration import STEP_NAMES
 
     path = proj.tenants / "fjordbank.yaml"

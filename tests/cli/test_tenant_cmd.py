@@ -6,7 +6,7 @@ import json
 
 import yaml
 
-from mailfleet.loader import load_tenant_file
+from mailfleet.model.load import load_tenant_file
 from tests.cli.conftest import assert_clean_failure
 
 FULL_ADD = (

@@ -13,7 +13,7 @@ import pytest
 from components.mocked import RecordingMonitor, run_program
 from components.program import declare_stack
 from mailfleet.desired.state import StackState
-from mailfleet.loader import load_stack
+from mailfleet.model.load import load_stack
 from mailfleet.model.stack import StackConfig
 
 REPO = Path(__file__).resolve().parents[2]

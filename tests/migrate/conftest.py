@@ -247,7 +247,7 @@ def end_state(world: World, slug: str) -> dict[str, Any]:
     """What a move leaves behind, without run-specific values (times, ids, generated keys)."""
     import re
 
-    from mailfleet.loader import load_tenant_file
+    from mailfleet.model.load import load_tenant_file
 
     fake = world.fake
     with fake.lock:

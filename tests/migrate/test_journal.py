@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from mailfleet.errors import InvalidData
-from mailfleet.loader import load_tenants
 from mailfleet.migrate.journal import Journal, MigrationBusy, TenantRunLock, split_block, with_block
+from mailfleet.model.load import load_tenants
 from mailfleet.model.migration import Migration
 from tests.conftest import REPO, tree_bytes
 

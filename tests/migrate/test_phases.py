@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mailfleet.desired.build import build_stack
-from mailfleet.loader import load_stack, load_tenants
+from mailfleet.model.load import load_stack, load_tenants
 from mailfleet.model.migration import STEP_NAMES, Migration
 from mailfleet.model.tenant import Tenant
 from tests.conftest import REPO

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mailfleet.loader import load_stack
+from mailfleet.model.load import load_stack
 from mailfleet.model.stack import StackConfig
 
 REPO = Path(__file__).resolve().parents[2]

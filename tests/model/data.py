@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from mailfleet.loader import tenant_from_data
+from mailfleet.desired.rules import tenant_problems
+from mailfleet.model.load import tenant_from_data
 from mailfleet.model.tenant import Tenant
 
 CF_ZONE = "0123456789abcdef0123456789abcdef"
@@ -53,7 +54,10 @@ def tenant(data: dict[str, Any]) -> Tenant:
 
 
 def problem_lines(data: Any, where: str = "tenants/acme.yaml", slug: str | None = "acme") -> list[str]:
-    """The ``file: field: message`` lines a tenant document produces (empty when valid)."""
+    """The ``file: field: message`` lines a tenant document produces (empty when valid): its
+    schema, then the tenant's own rules (``mailfleet.desired.rules``), as every command runs them."""
     t, problems = tenant_from_data(where, copy.deepcopy(data), slug)
     assert (t is None) == bool(problems)
+    if t is not None:
+        problems = tenant_problems(t, where)
     return [str(p) for p in problems]

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from mailfleet.errors import InvalidData
-from mailfleet.loader import load_stack, parse_yaml, stack_from_data
+from mailfleet.loader import parse_yaml
+from mailfleet.model.load import load_stack, stack_from_data
 from mailfleet.model.region import REGIONS
 from mailfleet.model.stack import CONFIG_KEYS, FIELD_KEYS, StackConfig, discover_stacks
 
@@ -218,9 +219,10 @@ def test_load_stack_raises_with_every_problem(tmp_path: Path) -> None:
     assert len(exc.value.problems) == 2
 
 
-def test_discover_stacks_puts_eu_and_us_first(tmp_path: Path) -> None:
+def test_discover_stacks_in_name_order(tmp_path: Path) -> None:
+    """Stack names carry no meaning (a stack names its region in its settings)."""
     for name in ("zz", "us", "eu-2", "eu", "a"):
         (tmp_path / f"Pulumi.{name}.yaml").write_text("config: {}\n")
     (tmp_path / "Pulumi.yaml").write_text("name: mailfleet\n")
-    assert discover_stacks(tmp_path) == ["eu", "us", "a", "eu-2", "zz"]
+    assert discover_stacks(tmp_path) == ["a", "eu", "eu-2", "us", "zz"]
     assert discover_stacks(REPO)[:2] == ["eu", "us"]

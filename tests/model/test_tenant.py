@@ -97,7 +97,7 @@ def test_models_are_frozen() -> None:
 
 
 def test_every_example_tenant_is_valid_and_all_three_ways_are_covered(repo_root: Any) -> None:
-    from mailfleet.loader import load_tenants
+    from mailfleet.model.load import load_tenants
 
     loaded = load_tenants(repo_root / "tenants")
     assert loaded.problems == []

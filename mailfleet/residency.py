@@ -29,7 +29,7 @@ from mailfleet.model.region import REGIONS
 from mailfleet.model.stack import StackConfig
 from mailfleet.model.tenant import Tenant
 
-log = logging.getLogger("mailfleet.migrate.residency")
+log = logging.getLogger("mailfleet.residency")
 
 REPORT_FORMAT = "mailfleet-residency/1"
 STORED_MAIL_RETENTION = timedelta(days=3)  # Mailgun's store() keeps messages up to 3 days

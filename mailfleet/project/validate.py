@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from mailfleet.errors import InvalidData, Problem, UsageError
-from mailfleet.loader import load_stack, parse_yaml, tenant_paths, yaml_problem
+from mailfleet.loader import parse_yaml, tenant_paths, yaml_problem
+from mailfleet.model.load import load_stack
 from mailfleet.model.tenant import Tenant
 from mailfleet.records import dkim, dmarc, spf
 
-log = logging.getLogger("mailfleet.validation")
+log = logging.getLogger("mailfleet.project.validate")
 
 _STACK_FILE = re.compile(r"^Pulumi\.(?P<name>[^.]+(?:\.[^.]+)*)\.yaml$")
 
@@ -162,7 +163,7 @@ def _project_file_problems(path: Path) -> list[Problem]:
 
 def warnings(project: Any) -> list[Problem]:
     """Warnings for every valid tenant of ``project`` (see the module docstring)."""
-    from mailfleet.tenantfile import migration_in_progress, migration_phase
+    from mailfleet.project.tenantfile import migration_in_progress, migration_phase
 
     out: list[Problem] = []
     platform_of = {cfg.region: cfg.platform_domain for cfg in project.stacks.values()}

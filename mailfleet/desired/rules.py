@@ -1,0 +1,245 @@
+"""The rules a tenant must satisfy beyond its schema: one place, run by every command.
+
+The tenant schema (``mailfleet.model.tenant``) checks each field on its own. The rules here
+need the records a tenant produces or the other tenants, so they live above the record
+builders:
+
+- ``tenant_problems``: one tenant's merged SPF record within RFC 7208's limits (10 lookups,
+  450 octets for the record and for the DNS answer, no include of itself);
+- ``conflicts``: what two tenants may not share, over every stack of both regions.
+
+Each problem names the tenant file and the field path (``sender_domain.spf_includes``); the
+CLI turns field paths into flags where the input came from flags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from mailfleet.desired.state import StackState, TenantState
+from mailfleet.errors import Problem
+from mailfleet.model.region import REGIONS
+from mailfleet.model.tenant import Tenant
+from mailfleet.records import spf
+
+# Both regions use the same SPF include, so a tenant's merged record is the same in either.
+MAILGUN_SPF_INCLUDE = REGIONS["eu"].spf_include
+assert all(r.spf_include == MAILGUN_SPF_INCLUDE for r in REGIONS.values())
+
+
+def tenant_problems(tenant: Tenant, where: str) -> list[Problem]:
+    """Every rule ``tenant`` breaks on its own, one ``Problem`` each."""
+    sender = tenant.sender_domain
+    if sender is None:
+        return []
+    if sender.name in sender.spf_includes:
+        return [
+            Problem(
+                where,
+                "sender_domain.spf_includes",
+                f"include:{sender.name} is the domain's own SPF record "
+                "(it would include itself: an SPF loop, permerror)",
+            )
+        ]
+    try:
+        spf.merge(MAILGUN_SPF_INCLUDE, sender.spf_includes)
+    except ValueError as exc:
+        return [Problem(where, "sender_domain.spf_includes", str(exc))]
+    try:
+        spf.merge(MAILGUN_SPF_INCLUDE, sender.spf_includes, sender.spf_all, domain=sender.name)
+    except ValueError as exc:
+        return [Problem(where, "sender_domain", str(exc))]
+    return []
+
+
+def conflicts(
+    states: list[StackState] | tuple[StackState, ...],
+    paths: dict[str, Path] | None = None,
+    *,
+    last: str | None = None,
+) -> list[Problem]:
+    """Cross-tenant problems over all stacks, one ``Problem`` each, on the later tenant
+    (``last``, a tenant being added, counts as the latest of all):
+
+    - a Mailgun domain declared twice (domain names are global across regions and accounts),
+      by two tenants or twice by one tenant in one stack (a sender domain equal to its own
+      platform domain);
+    - a sender domain equal to or under a stack's platform domain (those names belong to
+      the platform: ``<slug>.<platform domain>``);
+    - a sender domain under another tenant's sender domain (its records would be written into
+      another customer's zone);
+    - one address routed twice in a region;
+    - one DNS name and type declared twice, or a CNAME sharing its name with any other record
+      (RFC 1034 §3.6.2).
+
+    The same tenant may appear in two stacks while it moves between regions; that is not a
+    conflict by itself.
+    """
+    paths = paths or {}
+    problems: list[Problem] = []
+    domains: dict[str, tuple[str, str]] = {}
+    sender_domains: dict[str, str] = {}
+    addresses: dict[tuple[str, str], tuple[str, str]] = {}
+    records: dict[tuple[str, str], tuple[str, str]] = {}
+    types_at: dict[str, dict[str, tuple[str, str]]] = {}
+    platform_domains = sorted({s.platform_domain for s in states})
+
+    def where(slug: str) -> str:
+        return str(paths.get(slug, f"tenants/{slug}.yaml"))
+
+    def clash(owner: tuple[str, str], slug: str, stack: str) -> bool:
+        """Another tenant, or the same tenant twice in one stack (moves span two stacks)."""
+        return owner[0] != slug or owner[1] == stack
+
+    pairs = [(state, t) for state in states for t in state.tenants if t.slug != last]
+    pairs += [(state, t) for state in states for t in state.tenants if t.slug == last]
+    for state, t in pairs:
+        stack = state.stack
+        me = (t.slug, stack)
+        domain_problems = len(problems)
+        for d in t.domains:
+            field = "sender_domain.name" if d.role == "sender" else "slug"
+            owner = domains.get(d.name)
+            if owner is None:
+                domains[d.name] = me
+            elif clash(owner, t.slug, stack):
+                by = "this tenant" if owner[0] == t.slug else f"tenant {owner[0]!r} ({where(owner[0])})"
+                problems.append(Problem(where(t.slug), field, f"domain {d.name} is already declared by {by}"))
+                continue
+            if d.role == "sender":
+                problems.extend(_sender_problems(d.name, t, where, platform_domains, sender_domains))
+        # A domain problem explains the record clashes that follow from it: report it once.
+        records_checked = len(problems) == domain_problems
+        for r in t.routes:
+            rkey = (state.region, r.address)
+            owner = addresses.get(rkey)
+            if owner is None:
+                addresses[rkey] = me
+            elif clash(owner, t.slug, stack):
+                problems.append(
+                    Problem(
+                        where(t.slug),
+                        "mailboxes",
+                        f"address {r.address} is already routed for tenant {owner[0]!r} ({where(owner[0])})",
+                    )
+                )
+        for rec in t.records if records_checked else ():
+            field = "tracking" if rec.purpose == "tracking" else "slug" if rec.ours else "sender_domain.name"
+            owner = records.get((rec.name, rec.type))
+            if owner is None:
+                records[(rec.name, rec.type)] = me
+            elif clash(owner, t.slug, stack):
+                problems.append(
+                    Problem(
+                        where(t.slug),
+                        field,
+                        f"{rec.type} record {rec.name} is already declared by tenant {owner[0]!r}",
+                    )
+                )
+                continue
+            at = types_at.setdefault(rec.name, {})
+            for other_type, other_owner in at.items():
+                cname_clash = other_type != rec.type and "CNAME" in (rec.type, other_type)
+                if cname_clash and clash(other_owner, t.slug, stack):
+                    by = "this tenant" if other_owner[0] == t.slug else f"tenant {other_owner[0]!r}"
+                    problems.append(
+                        Problem(
+                            where(t.slug),
+                            field,
+                            f"{rec.type} record {rec.name} shares its name with a {other_type} "
+                            f"record of {by} (a CNAME must be alone at its name)",
+                        )
+                    )
+            at.setdefault(rec.type, me)
+    return problems
+
+
+def _sender_problems(
+    name: str,
+    t: TenantState,
+    where: Callable[[str], str],
+    platform_domains: list[str],
+    sender_domains: dict[str, str],
+) -> list[Problem]:
+    """A sender domain against the platform domains and the other tenants' zones."""
+    field = "sender_domain.name"
+    inside = [p for p in platform_domains if name == p or name.endswith("." + p)]
+    if inside:
+        return [
+            Problem(
+                where(t.slug),
+                field,
+                f"domain {name} is inside the platform domain {inside[0]}, "
+                "whose names are reserved for platform addresses",
+            )
+        ]
+    out = []
+    for other_domain, other in sender_domains.items():
+        if other == t.slug:
+            continue
+        if name.endswith("." + other_domain) or other_domain.endswith("." + name):
+            outer = other_domain if name.endswith("." + other_domain) else name
+            out.append(
+                Problem(
+                    where(t.slug),
+                    field,
+                    f"domain {name} and tenant {other!r}'s sender domain {other_domain} ({where(other)}) "
+                    f"share the zone {outer}: one tenant's records would be written into the other's zone",
+                )
+            )
+    sender_domains.setdefault(name, t.slug)
+    return out
+
+
+def spf_include_problems(tenants: dict[str, Tenant], paths: dict[str, Path]) -> list[Problem]:
+    """SPF records of tenants that include each other: loops, and the lookups counted through.
+
+    An include of another tenant's sender domain is known offline: its cost is 1 plus that
+    tenant's merged record's lookups. A chain that comes back to a domain is an SPF loop
+    (RFC 7208 §4.6.4 counts it to permerror).
+    """
+    by_domain = {t.sender_domain.name: t for t in tenants.values() if t.sender_domain is not None}
+    if not any(i in by_domain for t in by_domain.values() for i in t.sender_domain.spf_includes):  # type: ignore[union-attr]
+        return []
+
+    def cost(domain: str, seen: tuple[str, ...]) -> int | tuple[str, ...]:
+        """Lookups of ``domain``'s merged record, or the loop found (a chain of domains)."""
+        sender = by_domain[domain].sender_domain
+        assert sender is not None
+        total = spf.include_cost(MAILGUN_SPF_INCLUDE)
+        for inc in sender.spf_includes:
+            if inc in seen:
+                return (*seen, inc)
+            if inc in by_domain:
+                sub = cost(inc, (*seen, inc))
+                if isinstance(sub, tuple):
+                    return sub
+                total += 1 + sub
+            else:
+                total += spf.include_cost(inc)
+        return total
+
+    problems = []
+    for domain, tenant in sorted(by_domain.items(), key=lambda kv: kv[1].slug):
+        where = str(paths.get(tenant.slug, f"tenants/{tenant.slug}.yaml"))
+        result = cost(domain, (domain,))
+        if isinstance(result, tuple):
+            problems.append(
+                Problem(
+                    where,
+                    "sender_domain.spf_includes",
+                    f"SPF include loop {' -> '.join(result)} through other tenants' records "
+                    "(permerror, RFC 7208 §4.6.4)",
+                )
+            )
+        elif result > spf.MAX_LOOKUPS:
+            problems.append(
+                Problem(
+                    where,
+                    "sender_domain.spf_includes",
+                    f"SPF needs {result} DNS lookups counting the other tenants' records it includes, "
+                    f"over the limit of {spf.MAX_LOOKUPS} (RFC 7208 §4.6.4)",
+                )
+            )
+    return problems

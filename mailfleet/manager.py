@@ -1,0 +1,368 @@
+"""``Manager``: the one application API, as octoDNS's ``Manager`` is for octoDNS.
+
+Every command of the CLI goes through it, and so can any other caller (a bot, a notebook, a
+test). Each method returns data, or raises ``mailfleet.errors`` carrying ``Problem``s: about a
+file (``where`` is the path) or about a parameter (empty ``where``, the parameter's name as
+``field``). It never prints and never exits; turning problems into flags, lines and exit codes
+is ``mailfleet.cli``'s job.
+
+Layers (docs/architecture.md): cli > manager > commands (plan, diff, check, migrate,
+residency) > project > desired > records > model > utilities. The command packages that pull
+in heavy libraries at import (dnspython and asyncio for ``check``, requests for ``migrate``
+and ``residency``) are imported by the methods that need them, so ``mailfleet --help`` and
+``plan`` stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mailfleet.desired.state import StackState, TenantState
+from mailfleet.diff import run as diff_run
+from mailfleet.diff.outputs import Report
+from mailfleet.errors import InvalidData, Problem, UsageError
+from mailfleet.loader import parse_yaml
+from mailfleet.model.load import load_tenants
+from mailfleet.model.region import REGION_NAMES, Region
+from mailfleet.model.stack import StackConfig
+from mailfleet.model.tenant import Tenant
+from mailfleet.project import Project, load_one, param_problem, paused_gc
+from mailfleet.project import tenants as tenant_ops
+from mailfleet.project.tenantfile import migration_in_progress, migration_phase
+from mailfleet.project.validate import Report as ValidationReport
+from mailfleet.project.validate import validate_project
+
+if TYPE_CHECKING:
+    from mailfleet.check.resolver import Nameserver
+    from mailfleet.check.result import RunResult
+    from mailfleet.mailgun.client import MailgunClient
+    from mailfleet.migrate.engine import Migrator, Notice
+    from mailfleet.migrate.plan import PlannedStep
+
+API_KEY_ENV = "MAILGUN_API_KEY"
+
+
+def api_base_env(region: str) -> str:
+    """The environment variable overriding ``region``'s Mailgun API base URL (tests, proxies)."""
+    return f"MAILGUN_API_BASE_{region.upper()}"
+
+
+@dataclass(frozen=True)
+class MigrationPlan:
+    slug: str
+    source: StackConfig
+    target: StackConfig
+    steps: list[PlannedStep]
+
+
+class Manager:
+    """The application API over one checkout: its tenants directory and stack files."""
+
+    def __init__(self, tenants_dir: Path, stacks_dir: Path) -> None:
+        self.tenants_dir = Path(tenants_dir)
+        self.stacks_dir = Path(stacks_dir)
+
+    # -- the model ------------------------------------------------------------------------
+
+    def project(self, stack: str | None = None) -> Project:
+        """Everything loaded and checked; ``stack`` limits the built states to that stack."""
+        return Project.load(self.tenants_dir, self.stacks_dir, None if stack is None else [stack])
+
+    def plan(self, stack: str | None = None) -> list[StackState]:
+        """What each stack (or ``stack``) declares, offline."""
+        return list(self.project(stack).states.values())
+
+    def validate(self, paths: list[Path] | None = None) -> ValidationReport:
+        return validate_project(self.tenants_dir, self.stacks_dir, paths)
+
+    # -- tenants --------------------------------------------------------------------------
+
+    def new_tenant(self, data: dict[str, Any], usage: list[Problem] | None = None) -> Tenant:
+        """``data`` validated as a new tenant (schema and own rules), problems by field path."""
+        return tenant_ops.validate_new(data, usage)
+
+    def add_tenant(self, tenant: Tenant, *, dry_run: bool = False) -> tenant_ops.Added:
+        return tenant_ops.add_tenant(self.tenants_dir, self.stacks_dir, tenant, dry_run=dry_run)
+
+    def tenants(self, region: Region | None = None) -> tuple[list[dict[str, Any]], list[Problem]]:
+        return tenant_ops.summaries(self.tenants_dir, region)
+
+    def tenant(self, slug: str) -> tuple[Tenant, Path]:
+        return load_one(self.tenants_dir, slug)
+
+    def records(self, slug: str) -> tenant_ops.TenantView:
+        """The tenant, the stack declaring its records now and its state (``records``)."""
+        return tenant_ops.view(self.tenants_dir, self.stacks_dir, slug)
+
+    def removal(self, slug: str) -> tenant_ops.TenantView:
+        """What removing ``slug`` concerns (nothing written)."""
+        return tenant_ops.removal(self.tenants_dir, self.stacks_dir, slug)
+
+    def remove_tenant(self, target: tenant_ops.TenantView) -> None:
+        tenant_ops.remove_tenant(self.tenants_dir, target)
+
+    def stack_for_region(self, region: Region) -> StackConfig:
+        return Project.load(self.tenants_dir, self.stacks_dir, tenant_paths=[]).stack_for_region(region)
+
+    # -- diff -----------------------------------------------------------------------------
+
+    def diff(self, base: str, head: str | None = None, stack: str | None = None) -> Report:
+        with paused_gc():
+            return diff_run.revisions(self.tenants_dir, self.stacks_dir, base, head, stack)
+
+    def preview_report(self, text: bytes, file: str, stack: str | None = None) -> Report:
+        return diff_run.preview_file(text, file, stack)
+
+    # -- check ----------------------------------------------------------------------------
+
+    def check_targets(
+        self, slugs: list[str], region: Region | None = None
+    ) -> list[tuple[StackState, TenantState]]:
+        """(stack state, tenant state) pairs to check: ``slugs`` (every tenant when empty)."""
+        project = self.project()
+        pairs = [
+            (state, tenant)
+            for state in project.states.values()
+            if region is None or state.region == region
+            for tenant in state.tenants
+        ]
+        if not slugs:
+            return pairs
+        by_slug = {t.slug: (s, t) for s, t in pairs}
+        unknown = [s for s in slugs if s not in by_slug]
+        if unknown:
+            where = f" in region {region}" if region else ""
+            raise UsageError(
+                problems=[param_problem("slugs", f"no tenant {', '.join(repr(u) for u in unknown)}{where}")]
+            )
+        return [by_slug[s] for s in dict.fromkeys(slugs)]
+
+    def check(
+        self,
+        pairs: list[tuple[StackState, TenantState]],
+        server: Nameserver | None,
+        *,
+        timeout: float,
+        retries: int,
+        concurrency: int,
+        dkim_keys: dict[str, str],
+        api_key: str = "",
+        trigger_verify: bool = False,
+        api_retries: int = 5,
+        on_tenant: Callable[[], None] | None = None,
+    ) -> RunResult:
+        """Check ``pairs`` live; Mailgun's verification state too when ``api_key`` is given."""
+        from mailfleet.check.run import check_tenants
+        from mailfleet.check.runner import CheckOptions
+
+        options = CheckOptions(dkim_keys=dkim_keys)
+        if trigger_verify and not api_key:
+            raise UsageError(
+                problems=[param_problem("trigger_verify", f"needs {API_KEY_ENV} in the environment")]
+            )
+        if api_key:
+            from mailfleet.check.mailgun_state import MailgunState
+
+            options.mailgun = MailgunState(
+                self.mailgun_clients(api_key, max_retries=api_retries), trigger_verify=trigger_verify
+            )
+        return check_tenants(
+            pairs,
+            server,
+            timeout=timeout,
+            retries=retries,
+            concurrency=concurrency,
+            options=options,
+            on_tenant=on_tenant,
+        )
+
+    # -- Mailgun --------------------------------------------------------------------------
+
+    def mailgun_clients(self, api_key: str, **options: Any) -> dict[str, MailgunClient]:
+        """One client per region (``MAILGUN_API_BASE_<REGION>`` overrides its host)."""
+        return {region: self.mailgun_client(region, api_key, **options) for region in REGION_NAMES}
+
+    def mailgun_client(self, region: str, api_key: str, **options: Any) -> MailgunClient:
+        from mailfleet.mailgun.client import MailgunClient
+
+        return MailgunClient(
+            region, api_key, base_url=os.environ.get(api_base_env(region)) or None, **options
+        )
+
+    # -- residency ------------------------------------------------------------------------
+
+    def residency(self, api_key: str | None = None) -> dict[str, Any]:
+        """The residency report; with ``api_key``, what each region's Mailgun API holds too."""
+        from mailfleet.residency import residency_report
+
+        project = self.project()
+        clients = self.mailgun_clients(api_key) if api_key else None
+        return residency_report(project.tenants, list(project.stacks.values()), clients=clients)
+
+    # -- migrate --------------------------------------------------------------------------
+
+    def migration_slugs(self, slugs: list[str], from_region: Region | None) -> list[str]:
+        """``slugs`` checked to exist, or every tenant of ``from_region`` not moving (``--all``)."""
+        loaded = load_tenants(self.tenants_dir)
+        if not slugs and from_region is not None:
+            return sorted(
+                t.slug for t in loaded.tenants.values() if t.region == from_region and t.migration is None
+            )
+        slugs = list(dict.fromkeys(slugs))
+        unknown = [x for x in slugs if x not in loaded.tenants]
+        if unknown:
+            bad = [p for p in loaded.problems if any(p.where.endswith(f"/{u}.yaml") for u in unknown)]
+            if bad:
+                raise InvalidData(problems=bad)
+            raise UsageError(
+                problems=[
+                    param_problem(
+                        "slugs", f"no tenant {', '.join(repr(u) for u in unknown)} in {self.tenants_dir}"
+                    )
+                ]
+            )
+        return slugs
+
+    def migration_plans(self, slugs: list[str], to: Region) -> list[MigrationPlan]:
+        """The dry run of moving ``slugs`` to region ``to``: every step, nothing changed."""
+        from mailfleet.migrate.plan import migration_plan
+
+        project = Project.load(self.tenants_dir, self.stacks_dir, tenant_paths=[])
+        loaded = load_tenants(self.tenants_dir)
+        plans = []
+        for slug in slugs:
+            tenant = loaded.tenants[slug]
+            if tenant.region == to and tenant.migration is None:
+                raise UsageError(problems=[param_problem("to", f"tenant {slug!r} is already in {to!r}")])
+            source_region = tenant.migration.from_region if tenant.migration else tenant.region
+            source = project.stack_for_region(source_region)
+            target = project.stack_for_region(to)
+            plans.append(MigrationPlan(slug, source, target, migration_plan(tenant, source, target)))
+        return plans
+
+    def migrating(self, slugs: list[str]) -> dict[str, Tenant]:
+        """``slugs`` that have a migration under way (``resume``); ``UsageError`` otherwise."""
+        loaded = load_tenants(self.tenants_dir)
+        missing = [x for x in slugs if x not in loaded.tenants]
+        if missing:
+            raise UsageError(
+                problems=[param_problem("slugs", f"no tenant {', '.join(repr(u) for u in missing)}")]
+            )
+        idle = [x for x in slugs if loaded.tenants[x].migration is None]
+        if idle:
+            raise UsageError(
+                problems=[
+                    param_problem("slugs", f"no migration under way for {', '.join(repr(u) for u in idle)}")
+                ]
+            )
+        return {x: loaded.tenants[x] for x in slugs}
+
+    def migrator(self, rate: int, notify: Callable[[Notice], None]) -> Migrator:
+        """A ``Migrator`` wired from the environment: the Mailgun key, the stack runner
+        (``MAILFLEET_STACK_RUNNER``), timeouts and the DNS checker of the verify step."""
+        from mailfleet.mailgun.ratelimit import RateLimiter
+        from mailfleet.migrate.checker import DnsChecker
+        from mailfleet.migrate.engine import Migrator, Options
+        from mailfleet.migrate.runners import load_runner
+
+        api_key = os.environ.get(API_KEY_ENV, "")
+        if not api_key:
+            raise UsageError(
+                problems=[
+                    Problem(
+                        API_KEY_ENV,
+                        "",
+                        "is not set: migrate reads and writes Mailgun (export, wait, import, verify)",
+                    )
+                ]
+            )
+        limiter = RateLimiter(rate)
+
+        def client(region: str) -> MailgunClient:
+            c = self.mailgun_client(region, api_key, requests_per_minute=rate)
+            c.limiter = limiter  # one budget for every call of the run, both regions
+            return c
+
+        runner = load_runner(None, self.stacks_dir, self.tenants_dir)
+        options = Options()
+        for name, env in (
+            ("wait_gone_timeout", "MAILFLEET_MIGRATE_WAIT_TIMEOUT"),
+            ("verify_timeout", "MAILFLEET_MIGRATE_VERIFY_TIMEOUT"),
+            ("poll_interval", "MAILFLEET_MIGRATE_POLL_INTERVAL"),
+            ("max_ttl_wait", "MAILFLEET_MIGRATE_MAX_TTL_WAIT"),
+        ):
+            if os.environ.get(env):
+                try:
+                    setattr(options, name, float(os.environ[env]))
+                except ValueError:
+                    raise UsageError(problems=[Problem(env, "", "must be a number of seconds")]) from None
+        checker = None
+        if os.environ.get("MAILFLEET_MIGRATE_CHECK", "1") != "0":
+            checker = DnsChecker(os.environ.get("MAILFLEET_NAMESERVER") or None)
+        return Migrator(
+            self.tenants_dir, self.stacks_dir, runner, client, checker=checker, options=options, notify=notify
+        )
+
+    def abortable(self, slug: str) -> Tenant:
+        """The tenant whose move ``abort`` may undo (named before any credential is asked)."""
+        tenant = load_tenants(self.tenants_dir).tenants.get(slug)
+        if tenant is None:
+            raise UsageError(problems=[param_problem("slug", f"no tenant {slug!r}")])
+        if tenant.migration is None or tenant.migration.state == "done":
+            raise UsageError(problems=[param_problem("slug", f"no migration under way for {slug!r}")])
+        return tenant
+
+    def migration_status(self, slug: str | None = None) -> list[dict[str, Any]]:
+        """Where each move stands. A tenant file whose journal fails validation still shows
+        as moving (state ``invalid``), with the problems: it must never look idle."""
+        from mailfleet.migrate.engine import status_entry
+
+        loaded = load_tenants(self.tenants_dir)
+        broken = dict(_broken_journals(loaded.problems, self.tenants_dir))
+        if slug is not None and slug not in loaded.tenants and slug not in broken:
+            raise UsageError(problems=[param_problem("slug", f"no tenant {slug!r}")])
+        rows = []
+        for s in sorted({*loaded.tenants, *broken}):
+            if slug is not None and s != slug:
+                continue
+            if s in broken:
+                rows.append(broken[s])
+                continue
+            t = loaded.tenants[s]
+            if t.migration is not None:
+                rows.append(status_entry(t))
+            elif slug is not None:
+                rows.append({"slug": t.slug, "region": t.region, "state": "none"})
+        return rows
+
+
+def _broken_journals(problems: list[Problem], tenants_dir: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Tenant files that do not validate but whose raw ``migration`` block marks a move."""
+    by_file: dict[str, list[str]] = {}
+    for p in problems:
+        by_file.setdefault(p.where, []).append(f"{p.field}: {p.message}" if p.field else p.message)
+    for where, messages in by_file.items():
+        path = Path(where)
+        try:
+            data = parse_yaml(path.read_bytes())
+        except Exception:
+            continue
+        if not isinstance(data, dict) or not migration_in_progress(data.get("migration")):
+            continue
+        raw = data["migration"]
+        yield (
+            path.stem,
+            {
+                "slug": path.stem,
+                "region": data.get("region"),
+                "from": raw.get("from") if isinstance(raw, dict) else None,
+                "to": raw.get("to") if isinstance(raw, dict) else None,
+                "state": "invalid",
+                "phase": migration_phase(raw),
+                "problems": messages,
+            },
+        )

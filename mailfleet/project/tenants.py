@@ -1,0 +1,197 @@
+"""Tenant files: add, remove and read one tenant, every rule checked before anything is written.
+
+Contract: every function returns data or raises ``mailfleet.errors`` with ``Problem``s. A
+problem with the input of ``add`` (a schema error, a tenant rule, a conflict with another
+tenant) has an empty ``where`` and the tenant's field path (``sender_domain.name``) as
+``field``; the CLI names the flag. Writes are atomic and serialised by the tenants
+directory's lock (``mailfleet.fsutil``); the checks run again under the lock, so the
+existence check and the write are one critical section.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from mailfleet.desired.build import build_tenant
+from mailfleet.desired.publish import CustomerRecords
+from mailfleet.desired.rules import tenant_problems
+from mailfleet.desired.state import TenantState
+from mailfleet.errors import InvalidData, Problem, UsageError
+from mailfleet.fsutil import atomic_remove, atomic_write, locked
+from mailfleet.loader import parse_yaml
+from mailfleet.model.load import load_tenants, pydantic_problems, tenant_from_data
+from mailfleet.model.stack import StackConfig
+from mailfleet.model.tenant import Tenant
+from mailfleet.project import Project, load_one, tenant_file
+from mailfleet.project.tenantfile import migration_in_progress, migration_phase, render
+
+log = logging.getLogger("mailfleet.project.tenants")
+
+
+@dataclass(frozen=True)
+class TenantView:
+    """A tenant with the stack that declares it now and what that stack declares for it."""
+
+    tenant: Tenant
+    path: Path
+    stack: StackConfig
+    state: TenantState
+
+    @property
+    def customer_records(self) -> CustomerRecords:
+        t = self.tenant
+        return CustomerRecords.from_state(self.state, self.stack.name, [*t.dmarc.rua, *t.dmarc.ruf])
+
+
+@dataclass(frozen=True)
+class Added(TenantView):
+    content: bytes
+    written: bool
+
+
+def validate_new(data: dict[str, Any], usage: list[Problem] | None = None) -> Tenant:
+    """``data`` through the tenant schema and the tenant's own rules; ``UsageError`` listing
+    the problems with the input (and ``usage``, problems found before), by field path."""
+    problems = list(usage or [])
+    try:
+        tenant = Tenant.model_validate(data)
+    except ValidationError as exc:
+        # A field already reported by the caller gets no second line from the schema.
+        reported = {p.field for p in problems}
+        problems.extend(
+            Problem("", p.field, p.message) for p in pydantic_problems("", exc) if p.field not in reported
+        )
+        raise UsageError(problems=problems) from None
+    problems.extend(Problem("", p.field, p.message) for p in tenant_problems(tenant, ""))
+    if problems:
+        raise UsageError(problems=problems)
+    return tenant
+
+
+def _checked(tenant: Tenant, path: Path, tenants_dir: Path, stacks_dir: Path) -> Project:
+    """The project with ``tenant`` added; ``InvalidData`` when it exists, the project has
+    problems of its own, or the tenant conflicts with another."""
+    if path.exists():
+        raise InvalidData(problems=[Problem(str(path), "", f"tenant {tenant.slug!r} already exists")])
+    before = Project.load(tenants_dir, stacks_dir, strict=False)
+    if before.problems:
+        raise InvalidData(
+            problems=[
+                *before.problems,
+                Problem(
+                    str(path),
+                    "",
+                    "not written: the project has the problems above; fix them first (mailfleet validate)",
+                ),
+            ]
+        )
+    project = Project.load(tenants_dir, stacks_dir, strict=False, extra=(tenant, path))
+    mine = [Problem("", p.field, p.message) for p in project.problems if p.where == str(path)]
+    if mine:
+        raise InvalidData(problems=mine)
+    return project
+
+
+def add_tenant(tenants_dir: Path, stacks_dir: Path, tenant: Tenant, *, dry_run: bool) -> Added:
+    """Write ``tenants/<slug>.yaml`` for a validated ``tenant`` (see the module docstring)."""
+    if not tenants_dir.is_dir():
+        raise InvalidData(problems=[Problem(str(tenants_dir), "", "tenants directory does not exist")])
+    path = tenants_dir / f"{tenant.slug}.yaml"
+    content = render(tenant)
+    # Checked once without the lock (so refused input never creates the lock file), then again
+    # under it.
+    project = _checked(tenant, path, tenants_dir, stacks_dir)
+    if not dry_run:
+        with locked(tenants_dir):
+            project = _checked(tenant, path, tenants_dir, stacks_dir)
+            _write(atomic_write, path, content)
+        log.info("tenant added slug=%s region=%s path=%s", tenant.slug, tenant.region, path)
+    stack = project.stack_for_region(tenant.region)
+    return Added(tenant, path, stack, build_tenant(tenant, stack), content, not dry_run)
+
+
+def view(tenants_dir: Path, stacks_dir: Path, slug: str) -> TenantView:
+    """One tenant, the stack declaring its DNS records now, and that stack's state for it."""
+    tenant, path = load_one(tenants_dir, slug)
+    project = Project.load(tenants_dir, stacks_dir, strict=True, tenant_paths=[])
+    stack = project.records_stack(tenant)
+    return TenantView(tenant, path, stack, build_tenant(tenant, stack))
+
+
+def summaries(tenants_dir: Path, region: str | None) -> tuple[list[dict[str, Any]], list[Problem]]:
+    """``tenant list``: one mapping per valid tenant (of ``region``), and the broken files."""
+    loaded = load_tenants(tenants_dir)
+    items = []
+    for slug, t in sorted(loaded.tenants.items()):
+        if region is not None and t.region != region:
+            continue
+        sender = t.sender_domain
+        items.append(
+            {
+                "slug": t.slug,
+                "name": t.name,
+                "region": t.region,
+                "file": str(loaded.paths[slug]),
+                "mailboxes": list(t.mailboxes),
+                "sender_domain": sender.name if sender else None,
+                "dns": sender.dns if sender else None,
+                "outbound": {"service": t.outbound.service, "marketing": t.outbound.marketing},
+                "tracking": t.tracking,
+                "migration": migration_phase(t.migration),
+            }
+        )
+    return items, loaded.problems
+
+
+def removal(tenants_dir: Path, stacks_dir: Path, slug: str) -> TenantView:
+    """What removing ``slug`` concerns; refused (``InvalidData``) for a tenant being migrated."""
+    _refuse_migrating(tenant_file(tenants_dir, slug), slug)
+    return view(tenants_dir, stacks_dir, slug)
+
+
+def remove_tenant(tenants_dir: Path, target: TenantView) -> None:
+    """Delete the tenant file of ``target`` (from ``removal``) under the directory's lock."""
+    path, slug = target.path, target.tenant.slug
+    with locked(tenants_dir):
+        if not path.exists():
+            raise InvalidData(problems=[Problem(str(path), "", f"no tenant {slug!r} (already removed)")])
+        _refuse_migrating(path, slug)
+        _write(atomic_remove, path)
+
+
+def _write(operation: Any, path: Path, *args: Any) -> None:
+    """Run a file operation on ``path``; an OS error becomes one problem line (exit 1)."""
+    try:
+        operation(path, *args)
+    except OSError as exc:
+        raise InvalidData(problems=[Problem(str(path), "", f"cannot write: {exc.strerror or exc}")]) from None
+
+
+def _refuse_migrating(path: Path, slug: str) -> None:
+    """Refuse (exit 1) when the file's raw ``migration`` block marks a migration in progress.
+
+    Read raw, so that a journal that fails validation still protects the tenant."""
+    try:
+        data = parse_yaml(path.read_bytes())
+    except (OSError, yaml.YAMLError, RecursionError):
+        return  # not readable as YAML: loading the tenant reports the problem
+    if isinstance(data, dict) and migration_in_progress(data.get("migration")):
+        tenant, _ = tenant_from_data(str(path), data, None)
+        block = tenant.migration if tenant is not None else data.get("migration")
+        phase = migration_phase(block) or "unknown"
+        raise InvalidData(
+            problems=[
+                Problem(
+                    str(path),
+                    "migration",
+                    f"tenant {slug!r} is being migrated (phase {phase!r}); "
+                    "finish or abort the migration before removing it",
+                )
+            ]
+        )
