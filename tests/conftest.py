@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from mailfleet.model.load import load_stack
+from mailfleet.model.stack import StackConfig
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -60,3 +63,19 @@ def cli():
 def tree_bytes(root: Path) -> dict[str, bytes]:
     """Every file under ``root`` with its bytes: compare before/after to prove nothing changed."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# The example stacks, loaded once (model, records, desired and project tests).
+@pytest.fixture(scope="session")
+def eu_stack() -> StackConfig:
+    return load_stack(REPO, "eu")
+
+
+@pytest.fixture(scope="session")
+def us_stack() -> StackConfig:
+    return load_stack(REPO, "us")
+
+
+@pytest.fixture(scope="session")
+def stacks(eu_stack: StackConfig, us_stack: StackConfig) -> dict[str, StackConfig]:
+    return {"eu": eu_stack, "us": us_stack}
