@@ -1,37 +1,107 @@
-"""The root ``mailfleet`` command: global options, command registration, error handling."""
+"""The root ``mailfleet`` command: global options, the command table, error handling.
+
+Commands are loaded lazily: ``COMMANDS`` names each command's module and the one line
+``mailfleet --help`` shows for it, and only the module of the command being run is imported.
+So each ``*_cmd`` module imports what it needs at the top, and ``mailfleet --help`` or
+``mailfleet plan`` never pay for dnspython, requests or asyncio. A test keeps each line
+equal to the command's own docstring summary.
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from mailfleet import __version__
-from mailfleet.cli import (
-    check_cmd,
-    diff_cmd,
-    migrate_cmd,
-    plan_cmd,
-    preview_cmd,
-    records_cmd,
-    residency_cmd,
-    tenant_cmd,
-    validate_cmd,
-)
-from mailfleet.cli.common import Settings, configure_logging, default_root, err
+from mailfleet.cli.common import HELP_OPTIONS, Settings, configure_logging, default_root, err
 from mailfleet.cli.flags import to_cli
 from mailfleet.errors import MailfleetError
 
+# command -> (module exposing ``app``, the summary `mailfleet --help` lists)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "plan": (
+        "mailfleet.cli.plan_cmd",
+        "Show what each region stack declares for every tenant, offline, without Pulumi.",
+    ),
+    "validate": (
+        "mailfleet.cli.validate_cmd",
+        "Validate tenant and stack files: schema, cross-tenant conflicts, DNS limits.",
+    ),
+    "records": (
+        "mailfleet.cli.records_cmd",
+        "Show the DNS records the customer publishes in its own zone for tenant SLUG.",
+    ),
+    "diff": (
+        "mailfleet.cli.diff_cmd",
+        "Compare the desired state of two git revisions, per stack and tenant, without a checkout.",
+    ),
+    "preview-report": (
+        "mailfleet.cli.preview_cmd",
+        "Show the DNS records (Route53, Cloudflare) and Mailgun resources a Pulumi preview changes.",
+    ),
+    "check": (
+        "mailfleet.cli.check_cmd",
+        "Verify each tenant's live DNS records against the model, with SPF/DKIM/DMARC lint.",
+    ),
+    "residency": (
+        "mailfleet.cli.residency_cmd",
+        "The data-residency report a data-protection officer asks for.",
+    ),
+    "tenant": (
+        "mailfleet.cli.tenant_cmd",
+        "Add, list, show and remove tenants (the files in the tenants directory).",
+    ),
+    "migrate": (
+        "mailfleet.cli.migrate_cmd",
+        "Move tenants from one region stack to the other without losing mail: run (the default), "
+        "status, resume, abort. See docs/migrate.md.",
+    ),
+}
+
+
+class LazyGroup(TyperGroup):
+    """The root group: commands from ``COMMANDS``, imported when run (or asked for help)."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in COMMANDS:
+            return None
+        module = importlib.import_module(COMMANDS[cmd_name][0])
+        command = typer.main.get_command(module.app)
+        command.name = cmd_name
+        return command
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = [(name, _short(summary, limit)) for name, (_, summary) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def _short(text: str, limit: int) -> str:
+    """Click's short-help cut: whole words up to ``limit``, then ``...``."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 3].rsplit(" ", 1)[0]
+    return cut + "..."
+
+
 app = typer.Typer(
+    cls=LazyGroup,
     name="mailfleet",
     help="Declare, preview, check and migrate every tenant's Mailgun and DNS setup, per region stack.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings=HELP_OPTIONS,
 )
 
 
@@ -65,17 +135,6 @@ def root(
     stacks = stacks_dir or default_root()
     ctx.obj = Settings(tenants_dir or stacks / "tenants", stacks, verbose)
     configure_logging(verbose)
-
-
-plan_cmd.register(app)
-tenant_cmd.register(app)
-validate_cmd.register(app)
-records_cmd.register(app)
-diff_cmd.register(app)
-preview_cmd.register(app)
-check_cmd.register(app)
-migrate_cmd.register(app)
-residency_cmd.register(app)
 
 
 def main() -> None:

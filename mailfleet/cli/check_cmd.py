@@ -15,7 +15,7 @@ from rich.progress import Progress
 from mailfleet.check.report import OUTPUTS
 from mailfleet.check.resolver import Nameserver
 from mailfleet.check.result import RunResult
-from mailfleet.cli.common import RegionOption, TableJson, manager
+from mailfleet.cli.common import RegionOption, TableJson, command_app, manager
 from mailfleet.errors import Problem, UsageError
 from mailfleet.manager import API_KEY_ENV
 from mailfleet.terminal import console
@@ -137,5 +137,4 @@ def check(
     raise typer.Exit(result.exit_code)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("check")(check)
+app = command_app("check", check)

@@ -10,15 +10,18 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import typer
 
-from mailfleet.manager import Manager
 from mailfleet.model.region import REGION_NAMES
+
+if TYPE_CHECKING:
+    from mailfleet.manager import Manager
 
 
 @dataclass
@@ -56,8 +59,24 @@ RegionOption = Literal["eu", "us"]  # mailfleet.model.region.Region, spelled out
 assert get_args(RegionOption) == REGION_NAMES
 
 
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
+
+
+def command_app(name: str, fn: Callable[..., None]) -> typer.Typer:
+    """A one-command Typer app: what a ``*_cmd`` module exposes as ``app`` (``cli.app`` loads
+    it only when the command runs)."""
+    one = typer.Typer(rich_markup_mode=None, context_settings=HELP_OPTIONS, add_completion=False)
+    one.command(name)(fn)
+    return one
+
+
 def manager(ctx: typer.Context) -> Manager:
-    """The application API over the checkout the global options name."""
+    """The application API over the checkout the global options name.
+
+    Imported here, not at the top: the root command imports this module, and ``mailfleet
+    --help`` must not load pydantic and the model (about 100 ms)."""
+    from mailfleet.manager import Manager
+
     s = settings(ctx)
     return Manager(s.tenants_dir, s.stacks_dir)
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from mailfleet.cli.common import TableMarkdownJson, manager, stack_option
+from mailfleet.cli.common import TableMarkdownJson, command_app, manager, stack_option
 from mailfleet.cli.report_options import FailOnOption, FormatOption, OutputDirOption, emit
 from mailfleet.errors import Problem, UsageError
 
@@ -51,5 +51,4 @@ def diff(
     emit(report, fmt, fail_on, output_dir)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("diff")(diff)
+app = command_app("diff", diff)

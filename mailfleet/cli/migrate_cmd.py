@@ -36,6 +36,7 @@ class _DefaultRunGroup(TyperGroup):
 
 
 migrate_app = typer.Typer(
+    rich_markup_mode=None,
     cls=_DefaultRunGroup,
     no_args_is_help=True,
     help=(
@@ -296,5 +297,4 @@ def status(
         )
 
 
-def register(app: typer.Typer) -> None:
-    app.add_typer(migrate_app, name="migrate")
+app = migrate_app

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from mailfleet.cli.common import TableMarkdownJson, manager, stack_option
+from mailfleet.cli.common import TableMarkdownJson, command_app, manager, stack_option
 from mailfleet.errors import MailfleetError
 from mailfleet.plan import outputs
 from mailfleet.project import paused_gc
@@ -51,5 +51,4 @@ def _silence_stdout() -> None:
     os.close(devnull)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("plan")(plan)
+app = command_app("plan", plan)

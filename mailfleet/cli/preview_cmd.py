@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from mailfleet.cli.common import TableMarkdownJson, manager
+from mailfleet.cli.common import TableMarkdownJson, command_app, manager
 from mailfleet.cli.report_options import FailOnOption, FormatOption, OutputDirOption, emit
 from mailfleet.errors import Problem, UsageError
 
@@ -54,5 +54,4 @@ def preview_report(
     emit(report, fmt, fail_on, output_dir)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("preview-report")(preview_report)
+app = command_app("preview-report", preview_report)

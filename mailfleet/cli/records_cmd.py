@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mailfleet.cli.common import format_table, manager, out, print_json
+from mailfleet.cli.common import command_app, format_table, manager, out, print_json
 
 
 class RecordsFormat(StrEnum):
@@ -54,5 +54,4 @@ def records(
         out(f'{dest} must publish: {name} TXT "v=DMARC1" (DMARC report authorisation)')
 
 
-def register(app: typer.Typer) -> None:
-    app.command("records")(records)
+app = command_app("records", records)

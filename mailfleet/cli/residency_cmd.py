@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mailfleet.cli.common import TableMarkdownJson, manager, out, print_json
+from mailfleet.cli.common import TableMarkdownJson, command_app, manager, out, print_json
 from mailfleet.errors import Problem, UsageError
 from mailfleet.manager import API_KEY_ENV
 from mailfleet.terminal import console
@@ -89,5 +89,4 @@ def _render(report: dict, *, markdown: bool) -> None:  # type: ignore[type-arg]
     out(tail)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("residency")(residency)
+app = command_app("residency", residency)

@@ -408,5 +408,4 @@ def remove(
     out(f"Removed {target.path}. Next: pulumi preview -s {name}, then pulumi up -s {name}")
 
 
-def register(app: typer.Typer) -> None:
-    app.add_typer(tenant_app, name="tenant")
+app = tenant_app

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from mailfleet.cli.common import err, manager, out, print_json
+from mailfleet.cli.common import command_app, err, manager, out, print_json
 
 
 class TextJson(StrEnum):
@@ -57,5 +57,4 @@ def validate(
         out(f"OK: {report.summary([])}")
 
 
-def register(app: typer.Typer) -> None:
-    app.command("validate")(validate)
+app = command_app("validate", validate)
