@@ -68,7 +68,8 @@ def conflicts(
     - a sender domain equal to or under a stack's platform domain (those names belong to
       the platform: ``<slug>.<platform domain>``);
     - a sender domain under another tenant's sender domain (its records would be written into
-      another customer's zone);
+      another customer's zone), or naming the Cloudflare/Route53 zone id of another tenant's
+      domain (a zone holds one domain: the records would land in the wrong zone);
     - one address routed twice in a region;
     - one DNS name and type declared twice, or a CNAME sharing its name with any other record
       (RFC 1034 §3.6.2).
@@ -79,7 +80,9 @@ def conflicts(
     paths = paths or {}
     problems: list[Problem] = []
     domains: dict[str, tuple[str, str]] = {}
-    sender_domains: dict[str, str] = {}
+    # a sender domain -> (it, tenant); '.' + each proper suffix of one -> (that domain, tenant)
+    sender_domains: dict[str, tuple[str, str]] = {}
+    zones: dict[tuple[str, str], tuple[str, str]] = {}
     addresses: dict[tuple[str, str], tuple[str, str]] = {}
     records: dict[tuple[str, str], tuple[str, str]] = {}
     types_at: dict[str, dict[str, tuple[str, str]]] = {}
@@ -108,7 +111,7 @@ def conflicts(
                 problems.append(Problem(where(t.slug), field, f"domain {d.name} is already declared by {by}"))
                 continue
             if d.role == "sender":
-                problems.extend(_sender_problems(d.name, t, where, platform_domains, sender_domains))
+                problems.extend(_sender_problems(d.name, t, where, platform_domains, sender_domains, zones))
         # A domain problem explains the record clashes that follow from it: report it once.
         records_checked = len(problems) == domain_problems
         for r in t.routes:
@@ -160,7 +163,8 @@ def _sender_problems(
     t: TenantState,
     where: Callable[[str], str],
     platform_domains: list[str],
-    sender_domains: dict[str, str],
+    sender_domains: dict[str, tuple[str, str]],
+    zones: dict[tuple[str, str], tuple[str, str]],
 ) -> list[Problem]:
     """A sender domain against the platform domains and the other tenants' zones."""
     field = "sender_domain.name"
@@ -175,20 +179,43 @@ def _sender_problems(
             )
         ]
     out = []
-    for other_domain, other in sender_domains.items():
-        if other == t.slug:
-            continue
-        if name.endswith("." + other_domain) or other_domain.endswith("." + name):
-            outer = other_domain if name.endswith("." + other_domain) else name
+    # A proper suffix of ``name`` that is another tenant's domain, or ``name`` being a proper
+    # suffix of one: both looked up by label, not by scanning every tenant.
+    labels = name.split(".")
+    outer = next(
+        (
+            sender_domains[".".join(labels[i:])]
+            for i in range(1, len(labels))
+            if ".".join(labels[i:]) in sender_domains
+        ),
+        None,
+    )
+    inner = sender_domains.get("." + name)
+    for other_domain, other in (x for x in (outer, inner) if x is not None and x[1] != t.slug):
+        zone_of = other_domain if name.endswith("." + other_domain) else name
+        out.append(
+            Problem(
+                where(t.slug),
+                field,
+                f"domain {name} and tenant {other!r}'s sender domain {other_domain} ({where(other)}) "
+                f"share the zone {zone_of}: one tenant's records would be written into the other's zone",
+            )
+        )
+    sender_domains.setdefault(name, (name, t.slug))
+    for i in range(1, len(labels)):
+        sender_domains.setdefault("." + ".".join(labels[i:]), (name, t.slug))
+    zone = next((r for r in t.records if r.zone == name and r.zone_id is not None), None)
+    if zone is not None and zone.zone_id is not None:
+        owner = zones.setdefault((zone.provider, zone.zone_id), (t.slug, name))
+        if owner[0] != t.slug and owner[1] != name:
             out.append(
                 Problem(
                     where(t.slug),
-                    field,
-                    f"domain {name} and tenant {other!r}'s sender domain {other_domain} ({where(other)}) "
-                    f"share the zone {outer}: one tenant's records would be written into the other's zone",
+                    "sender_domain.dns",
+                    f"{zone.provider} zone {zone.zone_id} is the zone of tenant {owner[0]!r}'s domain "
+                    f"{owner[1]} ({where(owner[0])}), not of {name}",
                 )
             )
-    sender_domains.setdefault(name, t.slug)
     return out
 
 

@@ -121,7 +121,7 @@ def test_pr_comment_script_updates_creates_and_deletes_by_marker(repo: Repo, tmp
     for i in range(90):
         repo.tenant(f"bulk{i:03d}").write_text(
             f"slug: bulk{i:03d}\nname: Bulk {i}\nregion: eu\nmailboxes: [support, sales, billing]\n"
-            f"sender_domain:\n  name: bulk{i}.example.de\n  dns: cloudflare:4f1c2a9d0b7e46c3a8d25e6f9b0c1d2e\n"
+            f"sender_domain:\n  name: bulk{i}.example.de\n  dns: cloudflare:{i:032x}\n"
             "tracking: true\n"
         )
     out = tmp_path / "comments"
