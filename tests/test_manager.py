@@ -11,7 +11,9 @@ from mailfleet.errors import UsageError
 from mailfleet.manager import Manager
 from tests.conftest import run_cli
 
-BROKEN_JOURNAL = "migration:\n  from: us\n  to: eu\n  phase: cutover\n  steps: {prepare.nap: {started_at: x}}\n"
+BROKEN_JOURNAL = (
+    "migration:\n  from: us\n  to: eu\n  phase: cutover\n  steps: {prepare.nap: {started_at: x}}\n"
+)
 
 
 def test_plan_returns_states_of_each_stack(project_dir: Path) -> None:

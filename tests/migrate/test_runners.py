@@ -11,7 +11,7 @@ from mailfleet.errors import UsageError
 from mailfleet.migrate.runners import load_runner
 from tests.conftest import run_cli
 
-PLUGIN = '''
+PLUGIN = """
 class Half:
     def up(self, stack): ...
     def resources(self, stack): ...
@@ -25,7 +25,7 @@ not_callable = 42
 def half(**kw): return Half()
 def whole(**kw): return Whole()
 def broken(**kw): raise RuntimeError("no backend configured")
-'''
+"""
 
 
 @pytest.fixture

@@ -24,9 +24,7 @@ def test_any_stack_names_plan_by_name(project_dir: Path) -> None:
     doc = json.loads(result.stdout)
     assert [(s["stack"], s["region"]) for s in doc["stacks"]] == [("prod-eu", "eu")]
     assert {t["slug"] for t in doc["stacks"][0]["tenants"]} == {
-        p.stem
-        for p in (project_dir / "tenants").glob("*.yaml")
-        if "region: eu" in p.read_text()
+        p.stem for p in (project_dir / "tenants").glob("*.yaml") if "region: eu" in p.read_text()
     }
 
 

@@ -38,7 +38,13 @@ def test_conflicts_are_reported_on_the_new_tenant_even_when_it_sorts_first(proje
     # 'aaa' sorts before 'nordlys': the problem must still be about the tenant being added.
     api = Manager(project_dir / "tenants", project_dir)
     tenant = api.new_tenant(
-        {"slug": "aaa", "name": "A", "region": "us", "mailboxes": ["x"], "sender_domain": {"name": "nordlys-reiser.no"}}
+        {
+            "slug": "aaa",
+            "name": "A",
+            "region": "us",
+            "mailboxes": ["x"],
+            "sender_domain": {"name": "nordlys-reiser.no"},
+        }
     )
     with pytest.raises(InvalidData) as exc:
         api.add_tenant(tenant, dry_run=True)
