@@ -42,6 +42,9 @@ sys.path.insert(0, str(HERE))
 from common import Result  # noqa: E402
 from gen import generate  # noqa: E402
 
+from mailfleet.project import Project  # noqa: E402
+from tests.check.knot import KnotServer, ModelZones, free_port, rsa_public_key_b64, txt_rr  # noqa: E402
+
 N_TENANTS = int(os.environ.get("BENCH_CHECK_TENANTS", "1000"))
 DELAYED_DOMAINS = int(os.environ.get("BENCH_CHECK_DELAYED_DOMAINS", "0"))
 KNOT_ADDR = "127.53.0.1"
@@ -53,8 +56,6 @@ VENV_BIN = Path(sys.executable).parent
 
 def _mutate(zones, states) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """Break one sender domain in twenty per kind; returns domain -> fault name."""
-    from tests.check.knot import txt_rr
-
     faults: dict[str, str] = {}
     senders = sorted(
         {d.name for s in states for t in s.tenants for d in t.domains if d.role == "sender"},
@@ -107,8 +108,6 @@ def _mutate(zones, states) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 
 def _start_knot(workdir: Path, zones: dict[str, list[str]], port: int):  # type: ignore[no-untyped-def]
-    from tests.check.knot import KnotServer
-
     return KnotServer(workdir, zones, KNOT_ADDR, port).start(wait=60)
 
 
@@ -251,12 +250,8 @@ def compare(ours: dict, theirs: dict, faults: dict[str, str]) -> tuple[int, int,
 
 
 def run() -> list[Result]:
-    from tests.check.knot import KnotServer, ModelZones, free_port, rsa_public_key_b64
-
     if not KnotServer.available():
         raise RuntimeError("knotd/kdig not installed (make system-deps)")
-    from mailfleet.project import Project
-
     root = Path(tempfile.mkdtemp(prefix="mailfleet-bench-check-"))
     knot = None
     forwarder = None

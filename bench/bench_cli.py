@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -52,7 +54,7 @@ def bench_validate(n: int = N_TENANTS) -> Result:
             [py, "-m", "mailfleet", "validate"],
             repeat=3,
             cwd=root,
-            stderr=__import__("subprocess").DEVNULL,
+            stderr=subprocess.DEVNULL,
             env=_env(),
         )
     return Result(
@@ -66,8 +68,6 @@ def bench_validate(n: int = N_TENANTS) -> Result:
 
 
 def _env() -> dict[str, str]:
-    import os
-
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop("MAILFLEET_ROOT", None)
     return env

@@ -16,6 +16,8 @@ Target: measured/floor <= 1.25. ``python bench/run.py components``.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import sys
@@ -30,8 +32,19 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
 
+import pulumi  # noqa: E402
+import pulumi_aws as aws  # noqa: E402
+import pulumi_cloudflare as cloudflare  # noqa: E402
+import pulumi_mailgun as mailgun  # noqa: E402
 from common import Result  # noqa: E402
 from gen import generate  # noqa: E402
+
+from components.mocked import run_program  # noqa: E402
+from components.program import declare_stack  # noqa: E402
+from components.tenant_mail import credential_parameter  # noqa: E402
+from mailfleet.desired.build import build_stack  # noqa: E402
+from mailfleet.model.load import load_stack, load_tenants  # noqa: E402
+from mailfleet.records import txt  # noqa: E402
 
 TENANTS = int(os.environ.get("BENCH_COMPONENTS_TENANTS", "500"))
 REPEAT = int(os.environ.get("BENCH_COMPONENTS_REPEAT", "2"))
@@ -45,9 +58,6 @@ SECRETS: dict[str, Any] = {
 
 def _flat_specs(state: Any) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
     """(kind, name, kwargs, options) of every resource, computed before timing."""
-    from components.tenant_mail import credential_parameter
-    from mailfleet.records import txt
-
     specs: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = []
     for t in state.tenants:
         slug = t.slug
@@ -178,16 +188,6 @@ def _flat_program(
     config: Any, specs: list[tuple[str, str, dict[str, Any], dict[str, Any]]]
 ) -> Callable[[], None]:
     def program() -> None:
-        import hashlib
-        import hmac
-
-        import pulumi
-        import pulumi_aws as aws
-        import pulumi_cloudflare as cloudflare
-        import pulumi_mailgun as mailgun
-
-        from mailfleet.records import txt
-
         cfg = pulumi.Config("mailfleet")
         seed = cfg.require_secret("credentialSeed")
         smtp = cfg.get_object("smtpPasswords") or {}
@@ -259,11 +259,6 @@ def _flat_program(
 
 
 def run() -> list[Result]:
-    from components.mocked import run_program
-    from components.program import declare_stack
-    from mailfleet.desired.build import build_stack
-    from mailfleet.model.load import load_stack, load_tenants
-
     with tempfile.TemporaryDirectory() as tmp:
         generate(Path(tmp), TENANTS)
         loaded = load_tenants(Path(tmp))

@@ -34,8 +34,11 @@ Three figures (issue 5):
 from __future__ import annotations
 
 import collections
+import json
 import os
+import random
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -51,9 +54,13 @@ sys.path.insert(0, str(REPO))
 from common import Result  # noqa: E402
 from gen import tenant_yaml  # noqa: E402
 
+from mailfleet.desired.build import build_stack  # noqa: E402
+from mailfleet.desired.state import TenantState  # noqa: E402
 from mailfleet.mailgun.client import MailgunClient  # noqa: E402
 from mailfleet.mailgun.ratelimit import RateLimiter  # noqa: E402
 from mailfleet.migrate.engine import Migrator, Options  # noqa: E402
+from mailfleet.migrate.runner import UpResult  # noqa: E402
+from mailfleet.model.load import load_stack, load_tenant_file  # noqa: E402
 from tests.fakes.mailgun_server import FakeMailgun  # noqa: E402
 from tests.migrate.conftest import FakeClock, World, copy_project  # noqa: E402
 from tests.migrate.mock_runner import _SECRET_SIG, DOMAIN, MockStackRunner  # noqa: E402
@@ -193,9 +200,6 @@ class ModelRunner(MockStackRunner):
 
     def _states(self, stack: str) -> list[Any]:
         """What ``stack`` declares, re-reading only the tenant files that changed since last up."""
-        from mailfleet.desired.build import build_stack
-        from mailfleet.model.load import load_stack, load_tenant_file
-
         if not hasattr(self, "_cache"):
             self._cache = {}
         tenants = {}
@@ -212,9 +216,6 @@ class ModelRunner(MockStackRunner):
         return build_stack(load_stack(self.root, stack), tenants).tenants
 
     def up(self, stack: str) -> Any:
-        from mailfleet.desired.state import TenantState
-        from mailfleet.migrate.runner import UpResult
-
         states = self._states(stack)
         prefix = f"urn:pulumi:{stack}::mailfleet::"
         seen: list[str] = []
@@ -377,9 +378,6 @@ class RemoteFake:
     requests would otherwise share one interpreter lock, and the bench would measure that."""
 
     def __init__(self) -> None:
-        import json
-        import subprocess
-
         self.proc = subprocess.Popen(
             [sys.executable, "-c", FAKE_SERVER, str(REPO)],
             stdin=subprocess.PIPE,
@@ -393,8 +391,6 @@ class RemoteFake:
         return str(self.urls[region])
 
     def ask(self, command: str) -> Any:
-        import json
-
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write(command + "\n")
         self.proc.stdin.flush()
@@ -408,8 +404,6 @@ class RemoteFake:
 
 def batch_throughput() -> list[Result]:
     root = copy_project(Path(tempfile.mkdtemp(prefix="bench-migrate-batch-")) / "p", ())
-    import random
-
     rng = random.Random(5)
     for i in range(TENANTS):
         slug, text = tenant_yaml(i, rng)

@@ -4,8 +4,9 @@ Contract:
 
 - ``locked(directory)`` holds an exclusive ``filelock`` on ``<directory>/.mailfleet.lock`` for
   the ``with`` block. Every writer of files in that directory (``tenant add``/``remove``,
-  ``migrate``) takes it, so check-then-write sequences ("does tenants/x.yaml exist? then write
-  it") are race-free across processes. The lock file is never a ``*.yaml`` file, so tenant
+  ``migrate``, the ``--output-dir`` of ``diff`` and ``preview-report``) takes it, so
+  check-then-write sequences ("does tenants/x.yaml exist? then write it") are race-free
+  across processes. The lock file is never a ``*.yaml`` file, so tenant
   loaders (which read only ``*.yaml``) ignore it.
 - ``atomic_write(path, data)`` makes ``path`` hold exactly ``data`` or leaves it untouched: the
   bytes go to a temporary file in the same directory (named ``.<name>.<random>.tmp``, never
@@ -50,6 +51,7 @@ def lock_path(directory: Path) -> Path:
 @contextlib.contextmanager
 def locked(directory: Path, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[Path]:
     """Hold the exclusive lock of ``directory`` (created if missing); yields the lock path."""
+    # Every command loads this module; only writers lock, and filelock costs about 5 ms.
     from filelock import FileLock, Timeout
 
     path = lock_path(directory)

@@ -17,6 +17,9 @@ import base64
 import binascii
 import functools
 
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import load_der_public_key
+
 from mailfleet.check import result as res
 from mailfleet.check.resolver import Lookup
 from mailfleet.records.dkim import MIN_BITS, RECOMMENDED_BITS, parse_tags
@@ -25,9 +28,6 @@ from mailfleet.records.dkim import MIN_BITS, RECOMMENDED_BITS, parse_tags
 @functools.lru_cache(maxsize=4096)
 def parse_key(p: str) -> tuple[bytes, int | None, str]:
     """``(der, bits, problem)`` for a ``p=`` value; bits is None when not an RSA key."""
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.hazmat.primitives.serialization import load_der_public_key
-
     try:
         der = base64.b64decode("".join(p.split()), validate=True)
     except (binascii.Error, ValueError):

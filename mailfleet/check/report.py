@@ -12,6 +12,11 @@ from __future__ import annotations
 import sys
 from typing import IO, ClassVar
 
+import orjson
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
 from mailfleet.check import result as res
 
 FULL_TABLE_TENANTS = 20
@@ -27,8 +32,6 @@ class JsonReport:
         self.stream = stream or sys.stdout
 
     def run(self, result: res.RunResult) -> None:
-        import orjson
-
         self.stream.write(orjson.dumps(result.as_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
@@ -77,10 +80,6 @@ class TableReport:
         )
 
     def run(self, result: res.RunResult) -> None:
-        from rich.console import Console
-        from rich.table import Table
-        from rich.text import Text
-
         con = self.console or Console(highlight=False, width=None if sys.stdout.isatty() else 200)
         rows = self.rows(result)
         if rows:

@@ -81,6 +81,8 @@ class CheckRunner:
         records = [await self.check_record(stack, tenant, rec) for rec in tenant.records]
         out = res.TenantResult(tenant.slug, stack.stack, tenant.region, records)
         if mailgun is not None:
+            # Here, not at the top: mailgun_state loads requests (about 25 ms), which a check
+            # without MAILGUN_API_KEY never uses (it is loaded already when ``mailgun`` is set).
             from mailfleet.check.mailgun_state import record_result
 
             for view in await asyncio.gather(*views):

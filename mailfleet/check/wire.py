@@ -11,6 +11,7 @@ TCP (for truncated answers) goes through dnspython, see ``resolver``.
 
 from __future__ import annotations
 
+import ipaddress
 import struct
 from dataclasses import dataclass
 
@@ -128,8 +129,6 @@ def _rdata(data: bytes, rdtype: int, off: int, rdlen: int) -> object:
     if rdtype == 1 and rdlen == 4:
         return ".".join(str(b) for b in data[off:end])
     if rdtype == 28 and rdlen == 16:
-        import ipaddress
-
         return str(ipaddress.IPv6Address(data[off:end]))
     return data[off:end]
 

@@ -1,3 +1,3 @@
-"""The ``mailfleet`` command line (Typer). Command modules import only typer and the
-standard library at module level, so ``mailfleet --help`` stays fast; everything heavy is
-imported inside the command function."""
+"""The ``mailfleet`` command line (Typer). ``app`` imports only the module of the command being
+run (``COMMANDS``), so each ``*_cmd`` module imports what it needs at the top, and
+``mailfleet --help`` loads no command module at all."""

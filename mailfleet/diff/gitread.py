@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from mailfleet.errors import Problem, UsageError
+from mailfleet.loader import tenant_paths
+from mailfleet.model.stack import discover_stacks, stack_file
 
 log = logging.getLogger("mailfleet.diff.gitread")
 
@@ -169,9 +171,6 @@ def read_revisions(lay: Layout, revs: list[tuple[str, str]]) -> list[RevisionFil
 
 def read_worktree(tenants_dir: Path, stacks_dir: Path) -> RevisionFiles:
     """The working tree's files (what ``validate`` and ``plan`` would read)."""
-    from mailfleet.loader import tenant_paths
-    from mailfleet.model.stack import discover_stacks, stack_file
-
     files = RevisionFiles(rev=WORKTREE, commit=None, label="")
     if Path(tenants_dir).is_dir():
         for path in tenant_paths(Path(tenants_dir)):

@@ -12,6 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from mailfleet.check import result as res
+from mailfleet.check.mailgun_state import MailgunState
+from mailfleet.check.resolver import Nameserver, Resolver
+from mailfleet.check.runner import CheckOptions, CheckRunner
 from mailfleet.desired.build import build_stack
 from mailfleet.mailgun.client import MailgunClient
 from mailfleet.model.stack import StackConfig
@@ -38,17 +42,11 @@ class DnsChecker:
         return asyncio.run(self._check(tenant, stack))
 
     async def _check(self, tenant: Tenant, stack: StackConfig) -> list[str]:
-        from mailfleet.check import result as res
-        from mailfleet.check.resolver import Nameserver, Resolver
-        from mailfleet.check.runner import CheckOptions, CheckRunner
-
         state = build_stack(stack, [tenant])
         if not state.tenants:
             return [f"the {stack.name} stack declares nothing for {tenant.slug} yet"]
         options = CheckOptions()
         if self.clients:
-            from mailfleet.check.mailgun_state import MailgunState
-
             options.mailgun = MailgunState(self.clients)
         server = Nameserver.parse(self.nameserver) if self.nameserver else None
         async with Resolver(server, timeout=self.timeout, retries=self.retries) as resolver:

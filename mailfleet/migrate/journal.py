@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from filelock import FileLock, Timeout
 
 from mailfleet import fsutil
 from mailfleet.errors import InvalidData, MailfleetError, Problem
@@ -276,8 +277,6 @@ class TenantRunLock:
         self._lock: Any = None
 
     def acquire(self, owner_hint: str = "") -> None:
-        from filelock import FileLock, Timeout
-
         self.path.parent.mkdir(parents=True, exist_ok=True)
         ignore = self.path.parent.parent / ".gitignore"
         if not ignore.exists():

@@ -131,6 +131,7 @@ class PlanTable:
         self.stream = stream
 
     def run(self, states: list[StackState]) -> None:
+        # rich (about 15 ms) only for this output: `plan --format json|markdown` skip it.
         from rich.table import Table
         from rich.text import Text
 

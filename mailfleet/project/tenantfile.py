@@ -18,6 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
+
+from mailfleet.loader import parse_yaml
 from mailfleet.model.tenant import Tenant
 
 HEADER = "# Written by `mailfleet tenant add`. Hand edits are fine: run `mailfleet validate` after.\n"
@@ -67,7 +70,6 @@ def as_data(tenant: Tenant, *, full: bool = False) -> dict[str, Any]:
 
 def dump_yaml(data: Any) -> str:
     """Block mappings, flow-style lists of scalars (``[support, sales]``), UTF-8 kept readable."""
-    import yaml
 
     class _Dumper(yaml.SafeDumper):
         def represent_list(self, items: Any) -> Any:  # type: ignore[override]
@@ -82,8 +84,6 @@ def dump_yaml(data: Any) -> str:
 
 def render(tenant: Tenant, header: str = HEADER) -> bytes:
     """The file bytes for ``tenant``; verified to parse back to the same tenant."""
-    from mailfleet.loader import parse_yaml
-
     text = header + dump_yaml(as_data(tenant))
     data = text.encode("utf-8")
     again = Tenant.model_validate(parse_yaml(data))

@@ -21,10 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from mailfleet.errors import InvalidData, Problem, UsageError
 from mailfleet.loader import parse_yaml, tenant_paths, yaml_problem
 from mailfleet.model.load import load_stack
+from mailfleet.model.stack import discover_stacks
 from mailfleet.model.tenant import Tenant
+from mailfleet.project import Project
+from mailfleet.project.tenantfile import migration_in_progress, migration_phase
 from mailfleet.records import dkim, dmarc, spf
 
 log = logging.getLogger("mailfleet.project.validate")
@@ -95,9 +100,6 @@ def _classify(paths: list[Path]) -> tuple[list[Path], list[tuple[Path, str]], li
 
 def validate_project(tenants_dir: Path, stacks_dir: Path, paths: list[Path] | None = None) -> Report:
     """Validate everything (no ``paths``) or the given files against everything else."""
-    from mailfleet.model.stack import discover_stacks
-    from mailfleet.project import Project
-
     report = Report()
     given = list(paths or [])
     if not given:
@@ -150,8 +152,6 @@ def _count_regions(report: Report, tenants: dict[str, Tenant]) -> None:
 
 
 def _project_file_problems(path: Path) -> list[Problem]:
-    import yaml
-
     try:
         data = parse_yaml(path.read_bytes())
     except yaml.YAMLError as exc:
@@ -161,10 +161,8 @@ def _project_file_problems(path: Path) -> list[Problem]:
     return []
 
 
-def warnings(project: Any) -> list[Problem]:
+def warnings(project: Project) -> list[Problem]:
     """Warnings for every valid tenant of ``project`` (see the module docstring)."""
-    from mailfleet.project.tenantfile import migration_in_progress, migration_phase
-
     out: list[Problem] = []
     platform_of = {cfg.region: cfg.platform_domain for cfg in project.stacks.values()}
     for slug, tenant in project.tenants.items():
