@@ -52,9 +52,3 @@ class UsageError(MailfleetError):
     """The command line is wrong (exit 2)."""
 
     exit_code = 2
-
-
-class CheckFailed(MailfleetError):
-    """A check found something missing or wrong (exit 1)."""
-
-    exit_code = 1

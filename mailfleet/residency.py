@@ -16,7 +16,6 @@ other than the home region (``route``, ``domain``, ``webhook``, ``dns``, ``dkim`
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -28,8 +27,6 @@ from mailfleet.model.migration import epoch, now_iso
 from mailfleet.model.region import REGIONS
 from mailfleet.model.stack import StackConfig
 from mailfleet.model.tenant import Tenant
-
-log = logging.getLogger("mailfleet.residency")
 
 REPORT_FORMAT = "mailfleet-residency/1"
 STORED_MAIL_RETENTION = timedelta(days=3)  # Mailgun's store() keeps messages up to 3 days

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from mailfleet.check import result as res
 from mailfleet.check.dkim import expected_key_of
 from mailfleet.desired.state import MailgunDomain
-from mailfleet.mailgun import MailgunClient, MailgunError
+from mailfleet.mailgun.client import MailgunClient
+from mailfleet.mailgun.errors import MailgunError
 
 log = logging.getLogger(__name__)
 

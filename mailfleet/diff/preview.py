@@ -188,7 +188,6 @@ class _Resource:
     """What a row needs to know about one resource, from its (redacted) properties."""
 
     def __init__(self, type_: str, urn_name: str, props: dict[str, Any]) -> None:
-        self.type_token = type_
         self.props = props
         if type_ in DNS_TYPES:
             self.kind = "dns"

@@ -1,24 +1,13 @@
 """Mailgun's REST API: a small, regional, rate-limited client and its typed errors.
 
-``MailgunClient`` talks to one region's API host (``hosts.API_BASES``); every resource it
-touches is bound to that region (DESIGN.md). The API key never shows up in anything the
-client writes or returns (``redact``).
+``client.MailgunClient`` talks to one region's API host (``hosts.API_BASES``); every resource
+it touches is bound to that region (Mailgun's EU and US regions are separate: a domain, its
+routes, webhooks and suppressions live in the region they were created in; docs/migrate.md).
+The API key never shows up in anything the client writes or returns (``redact``). Typed
+errors are in ``errors``, the client-side request budget in ``ratelimit``.
 
 A ground-floor package: it imports only the standard library, third-party packages, its own
 modules and ``mailfleet.errors`` (never ``mailfleet.model`` or anything above it), so any
-layer may use it. Nothing here imports pulumi.
+layer may use it. Nothing here imports pulumi. This file imports nothing: ``errors`` and
+``ratelimit`` load without requests.
 """
-
-from mailfleet.mailgun.client import MailgunClient
-from mailfleet.mailgun.errors import AlreadyExists, InvalidBaseURL, MailgunError, NotFound, Unauthorized
-from mailfleet.mailgun.hosts import API_BASES
-
-__all__ = [
-    "API_BASES",
-    "AlreadyExists",
-    "InvalidBaseURL",
-    "MailgunClient",
-    "MailgunError",
-    "NotFound",
-    "Unauthorized",
-]

@@ -103,7 +103,6 @@ class MailgunClient:
         self._clock = clock
         self._jitter = jitter
         self.limiter = RateLimiter(requests_per_minute, clock=clock, sleep=sleep)
-        self.requests_sent = 0
         self.retries = 0
 
     def __repr__(self) -> str:
@@ -170,7 +169,6 @@ class MailgunClient:
         attempt = 0
         while True:
             self.limiter.acquire()
-            self.requests_sent += 1
             failure = ""
             try:
                 response = self._session.request(
@@ -395,6 +393,8 @@ class MailgunClient:
     def iter_suppressions(
         self, domain: str, kind: str, page_size: int = PAGE_LIMIT
     ) -> Iterator[dict[str, Any]]:
+        """``GET /v3/{domain}/{kind}`` (a ``SUPPRESSION_KINDS`` list), following ``paging.next``
+        until a page is empty."""
         if kind not in SUPPRESSION_KINDS:
             raise ValueError(f"suppression kind must be one of {SUPPRESSION_KINDS}, got {kind!r}")
         path = f"/v3/{_seg(domain)}/{kind}"
@@ -411,16 +411,6 @@ class MailgunClient:
                 return
             seen_pages.add(local)
             body = self.request("GET", local)
-
-    def list_bounces(self, domain: str, page_size: int = PAGE_LIMIT) -> list[dict[str, Any]]:
-        """``GET /v3/{domain}/bounces``, following ``paging.next`` until a page is empty."""
-        return list(self.iter_suppressions(domain, "bounces", page_size))
-
-    def list_unsubscribes(self, domain: str, page_size: int = PAGE_LIMIT) -> list[dict[str, Any]]:
-        return list(self.iter_suppressions(domain, "unsubscribes", page_size))
-
-    def list_complaints(self, domain: str, page_size: int = PAGE_LIMIT) -> list[dict[str, Any]]:
-        return list(self.iter_suppressions(domain, "complaints", page_size))
 
     def import_suppressions(self, domain: str, kind: str, entries: list[dict[str, Any]]) -> int:
         """``POST /v3/{domain}/{kind}`` with a JSON list, in batches of 1000; returns the count."""

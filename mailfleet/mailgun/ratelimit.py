@@ -34,7 +34,6 @@ class RateLimiter:
         self._sleep = sleep
         self._sent: deque[float] = deque()
         self._lock = threading.Lock()
-        self.waited = 0.0
 
     def acquire(self) -> None:
         """Block until one more request fits in the window, then count it."""
@@ -48,5 +47,4 @@ class RateLimiter:
                     return
                 wait = WINDOW_SECONDS - (now - self._sent[0])
             log.debug("rate-limit wait=%.3f per_minute=%d", wait, self.per_minute)
-            self.waited += wait
             self._sleep(max(wait, 0.0))

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from mailfleet.desired.build import build_tenant, changing_purposes, platform_domain_of, stack_declaration
+from mailfleet.desired.build import build_tenant, changing_purposes, platform_domain_of
 from mailfleet.desired.naming import DNS_TYPES, TYPE_MAILGUN_DOMAIN
 from mailfleet.desired.state import DnsRecord, TenantState
 from mailfleet.errors import InvalidData, MailfleetError, Problem, UsageError
@@ -35,7 +35,7 @@ from mailfleet.mailgun.client import SUPPRESSION_KINDS, MailgunClient
 from mailfleet.mailgun.errors import MailgunError
 from mailfleet.migrate import export as export_mod
 from mailfleet.migrate.journal import Journal, MigrationBusy, TenantRunLock, current_owner
-from mailfleet.migrate.runner import RunnerError, StackRunner, tenant_resources
+from mailfleet.migrate.runner import StackRunner, tenant_resources
 from mailfleet.model.migration import (
     LOWERED_TTL,
     POINT_OF_NO_RETURN,
@@ -52,12 +52,6 @@ from mailfleet.project import Project, load_stacks, param_problem
 log = logging.getLogger("mailfleet.migrate.engine")
 
 FaultHook = Callable[[str, str, str], None]
-
-
-class MigrationFailed(MailfleetError):
-    """A step failed for a tenant (exit 1); the journal keeps where it stopped."""
-
-    exit_code = 1
 
 
 class Checker(Protocol):
@@ -117,12 +111,6 @@ class _Run:
             self.tenant = self.journal.last
         else:
             self.reload()
-
-
-class _StepError(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class Migrator:
@@ -343,7 +331,7 @@ class Migrator:
         self.notify(Notice(",".join(r.slug for r in started), "step", f"{step} ({len(started)} tenant(s))"))
         try:
             per_tenant = handler(self, step, started)
-        except (MailfleetError, MailgunError, _StepError) as exc:
+        except (MailfleetError, MailgunError) as exc:
             message = _message(exc)
             log.warning("step failed step=%s tenants=%d error=%s", step, len(started), message)
             for r in started:
@@ -710,26 +698,6 @@ class Migrator:
             self._up(source)
         log.info("aborted slug=%s", slug)
 
-    def status(self, slugs: list[str] | None = None) -> list[dict[str, Any]]:
-        """One entry per tenant with a migration block (or per ``slugs``)."""
-        from mailfleet.model.load import load_tenants
-
-        loaded = load_tenants(self.tenants_dir)
-        if slugs:
-            unknown = [s for s in slugs if s not in loaded.tenants]
-            if unknown:
-                raise UsageError(problems=[Problem("SLUG", "", f"no tenant {s!r}") for s in unknown])
-        out = []
-        for slug in slugs or sorted(loaded.tenants):
-            t = loaded.tenants[slug]
-            m = t.migration
-            if m is None:
-                if slugs:
-                    out.append({"slug": slug, "region": t.region, "state": "none"})
-                continue
-            out.append(status_entry(t))
-        return out
-
 
 def status_entry(t: Tenant) -> dict[str, Any]:
     m = t.migration
@@ -781,14 +749,3 @@ _STEP_HANDLERS: dict[str, Callable[[Migrator, str, list[_Run]], dict[str, str]]]
     "finalize": Migrator._step_finalize,
 }
 assert tuple(_STEP_HANDLERS) == STEP_NAMES
-
-__all__ = [
-    "Checker",
-    "MigrationFailed",
-    "Migrator",
-    "Notice",
-    "Options",
-    "Outcome",
-    "RunnerError",
-    "stack_declaration",
-]

@@ -51,7 +51,6 @@ MIGRATIONS_DIR = ".migrations"
 EXPORT_NAME = "export.json"
 RUN_LOCK_NAME = "run.lock"
 BLOCK_HEADER = "# Written by `mailfleet migrate` (its journal); do not edit by hand."
-_TOP_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*\s*:")
 
 
 class MigrationBusy(MailfleetError):
@@ -111,10 +110,6 @@ def with_block(text: str, migration: Migration | None, region: str | None = None
     if rest and not rest.endswith("\n"):
         rest += "\n"
     return rest + render_block(migration)
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 class Journal:

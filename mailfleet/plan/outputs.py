@@ -13,7 +13,6 @@ from typing import IO
 import orjson
 
 from mailfleet.desired.state import StackState, TenantState
-from mailfleet.records import txt
 from mailfleet.terminal import console
 
 FORMAT = "mailfleet-plan/1"
@@ -149,5 +148,3 @@ class PlanTable:
 
 
 OUTPUTS = {"table": PlanTable, "markdown": PlanMarkdown, "json": PlanJson}
-
-__all__ = ["OUTPUTS", "PlanJson", "PlanMarkdown", "PlanTable", "plan_document", "tenant_rows", "txt"]

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mailfleet.mailgun import MailgunClient
+from mailfleet.mailgun.client import MailgunClient
 from tests.fakes.mailgun_server import FakeMailgun
 
 

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from mailfleet.mailgun import AlreadyExists, MailgunClient, MailgunError, NotFound, Unauthorized
+from mailfleet.mailgun.client import MailgunClient
+from mailfleet.mailgun.errors import AlreadyExists, MailgunError, NotFound, Unauthorized
 from mailfleet.mailgun.ratelimit import RateLimiter
 from mailfleet.model.region import REGIONS
 
@@ -195,13 +196,13 @@ def test_suppressions_import_and_paging(fake, client_for):
     eu.create_domain("s.example.no")
     entries = [{"address": f"user{i}@example.org", "code": "550", "error": "no such user"} for i in range(25)]
     assert eu.import_suppressions("s.example.no", "bounces", entries) == 25
-    got = eu.list_bounces("s.example.no", page_size=10)
+    got = list(eu.iter_suppressions("s.example.no", "bounces", page_size=10))
     assert [b["address"] for b in got] == [e["address"] for e in entries]
     # pages of 10, 10, 5 and the empty page that ends the walk
     assert fake.count("GET", "/v3/s.example.no/bounces") == 4
     eu.import_suppressions("s.example.no", "unsubscribes", [{"address": "u@example.org", "tags": ["*"]}])
-    assert eu.list_unsubscribes("s.example.no")[0]["tags"] == ["*"]
-    assert eu.list_complaints("s.example.no") == []
+    assert next(eu.iter_suppressions("s.example.no", "unsubscribes"))["tags"] == ["*"]
+    assert list(eu.iter_suppressions("s.example.no", "complaints")) == []
 
 
 def test_client_side_rate_limiter_paces_requests():

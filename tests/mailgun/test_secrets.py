@@ -20,14 +20,8 @@ import pytest
 import requests
 
 from mailfleet.errors import UsageError
-from mailfleet.mailgun import (
-    AlreadyExists,
-    InvalidBaseURL,
-    MailgunClient,
-    MailgunError,
-    NotFound,
-    Unauthorized,
-)
+from mailfleet.mailgun.client import MailgunClient
+from mailfleet.mailgun.errors import AlreadyExists, InvalidBaseURL, MailgunError, NotFound, Unauthorized
 from tests.fakes.mailgun_server import FakeMailgun
 
 # Made up for these tests: a Mailgun-shaped key that must never be printed.
