@@ -1,8 +1,10 @@
 """Running the Pulumi program under ``pulumi.runtime`` mocks, without the Pulumi CLI.
 
 ``run_program(fn)`` runs ``fn`` (for example ``lambda: declare_stack(config, state)``) in a
-fresh event loop with ``set_mocks`` called inside (the per-run pattern of DESIGN.md; a
-module-level ``set_mocks`` breaks on newer Pythons), inside a real root ``Stack`` so that
+fresh event loop with ``set_mocks`` called inside it: ``set_mocks`` registers the root stack,
+whose futures need the thread's event loop, and a module-level call relies on the implicit
+loop Python 3.12 deprecates and 3.14 removes (pulumi/pulumi#24338; Pulumi's unit-testing
+guide now uses one loop per test). It runs inside a real root ``Stack`` so that
 ``pulumi.export`` values are registered, and returns the ``RecordingMonitor`` that saw every
 registration with its options (parent, provider, protect, delete_before_replace, depends_on),
 its inputs (secrets kept wrapped, so tests can tell what is secret) and the stack outputs.

@@ -8,7 +8,8 @@ Rules (each finding names its section):
   through includes and redirects (§4.6.4);
 - at most 2 void lookups (a query answered NXDOMAIN or with no records) (§4.6.4);
 - an include or redirect target without exactly one SPF record is a permerror (§5.2, §6.1);
-- no ``ptr`` (§5.5: "SHOULD NOT be used"; treated as an error here, as DESIGN.md says);
+- no ``ptr`` (§5.5: "SHOULD NOT be used"; an error here: receivers may skip it and the mail
+  then fails SPF, docs/check.md);
 - the record is at most 450 octets (§3.4);
 - ``+all`` lets anyone send, ``?all`` says nothing: warnings (§5.1).
 A DNS timeout or error while counting gives a ``timeout``/``undecided`` finding: the count is

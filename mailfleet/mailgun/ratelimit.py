@@ -1,6 +1,7 @@
 """A client-side request budget: at most ``per_minute`` requests in any 60-second window.
 
-Mailgun allows about 300 requests per minute on domain and webhook endpoints (DESIGN.md).
+Mailgun allows about 300 requests per minute on domain and webhook endpoints (the default
+of ``mailfleet migrate --rate``, docs/migrate.md).
 Pacing ourselves avoids most 429s; the client still honours a 429's headers when one comes.
 The clock and sleep are injectable so tests run without waiting.
 """

@@ -6,8 +6,9 @@ the one ``pulumi login`` (or ``PULUMI_BACKEND_URL``) points at. Secrets encrypte
 passphrase are opened with ``PULUMI_CONFIG_PASSPHRASE`` (or ``PULUMI_CONFIG_PASSPHRASE_FILE``)
 from the environment; nothing here reads or prints it.
 
-``pulumi.automation`` is imported only inside the methods (DESIGN.md: the CLI stays fast and
-``mailfleet`` never imports pulumi unless a command runs a real stack). When the ``pulumi``
+``pulumi.automation`` is imported only inside the methods: the CLI stays fast and ``mailfleet``
+never imports pulumi unless a command runs a real stack (docs/architecture.md; the
+import-linter contracts in pyproject.toml and tests/cli/test_no_pulumi_import.py hold it). When the ``pulumi``
 binary is missing every method raises ``RunnerError`` with one line saying so.
 
 ``unprotect`` shells out to ``pulumi state unprotect`` (the Automation API has no call for

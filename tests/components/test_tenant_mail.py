@@ -1,7 +1,9 @@
 """TenantMail under mocks: each way of using mail, in each region.
 
-The expected resources are written out here from DESIGN.md's facts (region hosts, names,
-inputs), independently of the model's builders, and compared with what the program
+The expected resources are written out here from Mailgun's per-region facts (MX hosts
+``mxa/mxb.mailgun.org`` or ``mxa/mxb.eu.mailgun.org``, tracking CNAME ``mailgun.org`` or
+``eu.mailgun.org``, ``include:mailgun.org``; docs/plan.md "What each way declares") and the
+resource names and inputs of docs/pulumi.md, independently of the model's builders, and compared with what the program
 registers: the exact set of (type, name), key inputs, regions, providers, options
 (protect, delete_before_replace, depends_on, parent) and secrecy.
 """

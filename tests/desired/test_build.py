@@ -1,7 +1,9 @@
 """mailfleet.desired.build: the exact desired state for each way of using mail, per region.
 
 Expected values are written out from the stack files (Pulumi.eu.yaml / Pulumi.us.yaml) and
-DESIGN.md's Mailgun facts, not computed with the code under test.
+Mailgun's per-region facts (MX hosts ``mxa/mxb.mailgun.org`` or ``mxa/mxb.eu.mailgun.org``,
+tracking CNAME ``mailgun.org`` or ``eu.mailgun.org``, ``include:mailgun.org``; docs/plan.md
+"What each way declares"), not computed with the code under test.
 """
 
 from __future__ import annotations
