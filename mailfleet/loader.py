@@ -4,12 +4,20 @@ A ground-floor utility: it knows files and YAML, not tenants. ``MailfleetLoader`
 YAML loader of the project (libyaml's C parser when present, with duplicate keys rejected);
 the benchmarks' "YAML-parse floor" uses it too. Turning parsed data into validated models is
 ``mailfleet.model.load``'s job.
+
+Nesting is limited to ``MAX_NESTING`` lists and mappings inside each other, checked before
+anything is built: libyaml's composer recurses in C (a 100,000-deep ``[[[...`` crashes the
+process) and the constructor recurses in Python (``RecursionError``). No tenant or stack
+file needs more than a handful of levels.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -54,22 +62,119 @@ MailfleetLoader.add_constructor(
 )
 
 
+MAX_NESTING = 100
+
+# Every list or mapping starts at one of these characters: ``[``, ``{``, a block sequence's
+# ``-``, a mapping key's ``:`` or ``?``. A text with no more of them than the limit cannot nest
+# deeper (even through aliases, which reuse nodes that each started at such a character), so
+# only longer texts pay for the exact check.
+_COLLECTION_STARTS = ("[", "{", "-", ":", "?")
+_COLLECTION_STARTS_B = tuple(c.encode() for c in _COLLECTION_STARTS)
+
+
+class TooDeep(yaml.MarkedYAMLError):
+    """Lists and mappings nested deeper than ``MAX_NESTING``."""
+
+
+def _start_bound(text: str | bytes) -> int:
+    if isinstance(text, bytes):
+        return sum(text.count(c) for c in _COLLECTION_STARTS_B)
+    return sum(text.count(c) for c in _COLLECTION_STARTS)
+
+
+def check_nesting(text: str | bytes, limit: int = MAX_NESTING) -> None:
+    """Raise ``TooDeep`` when the YAML ``text`` nests lists and mappings deeper than ``limit``.
+
+    Counted on the parser's events, so nothing is built: a collection's depth is the number of
+    collections open around it, and an alias adds the height of the node it refers to (an
+    alias chain nests as deep as its expansion). Syntax errors are left to ``parse_yaml``.
+    """
+    if _start_bound(text) <= limit:
+        return
+    heights: dict[str, int] = {}
+    # One entry per open collection: its anchor and the height of its tallest child so far.
+    open_: list[list[Any]] = []
+    try:
+        for event in yaml.parse(text, Loader=MailfleetLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                open_.append([event.anchor, 0])
+                if len(open_) > limit:
+                    raise TooDeep(
+                        problem=f"nesting deeper than {limit} levels", problem_mark=event.start_mark
+                    )
+                continue
+            if isinstance(event, yaml.CollectionEndEvent):
+                anchor, tallest = open_.pop()
+                height = tallest + 1
+                if anchor is not None:
+                    heights[anchor] = height
+            elif isinstance(event, yaml.AliasEvent):
+                height = heights.get(event.anchor, 0)
+                if len(open_) + height > limit:
+                    raise TooDeep(
+                        problem=f"nesting deeper than {limit} levels (through the alias *{event.anchor})",
+                        problem_mark=event.start_mark,
+                    )
+            elif isinstance(event, yaml.ScalarEvent):
+                height = 0
+            else:
+                continue
+            if open_:
+                open_[-1][1] = max(open_[-1][1], height)
+    except TooDeep:
+        raise
+    except yaml.YAMLError:
+        return
+
+
 def parse_yaml(text: str | bytes) -> Any:
-    """Parse one YAML document with ``MailfleetLoader``."""
+    """Parse one YAML document with ``MailfleetLoader`` (nesting limited to ``MAX_NESTING``)."""
+    check_nesting(text)
     return yaml.load(text, Loader=MailfleetLoader)
+
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def json_nesting_exceeds(text: str, limit: int = MAX_NESTING) -> bool:
+    """Whether JSON ``text`` nests arrays and objects deeper than ``limit`` (strings skipped).
+
+    Python's ``json`` raises ``RecursionError`` on deep input; this answers first, without
+    recursion. Only texts with more brackets than ``limit`` are scanned.
+    """
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif token in "]}":
+            depth -= 1
+    return False
 
 
 def yaml_problem(where: str, exc: yaml.YAMLError) -> Problem:
     mark = getattr(exc, "problem_mark", None)
     line = f"line {mark.line + 1}" if mark is not None else ""
-    if isinstance(exc, DuplicateKey):
+    if isinstance(exc, DuplicateKey | TooDeep):
         return Problem(where, line, str(exc.problem))
     what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     return Problem(where, line, f"YAML syntax error: {what}")
 
 
-def tenant_paths(tenants_dir: Path) -> list[Path]:
-    """Every ``*.yaml`` file directly in ``tenants_dir``, sorted by name."""
+def scan_tenants(tenants_dir: Path) -> tuple[list[Path], list[Problem]]:
+    """The ``*.yaml`` files directly in ``tenants_dir`` sorted by name, and the ``*.yaml``
+    entries that cannot be tenant files, one ``Problem`` each.
+
+    A symlink to a file counts as that file. A ``*.yaml`` that is a directory, a dangling
+    symlink, a symlink loop or another kind of file (a FIFO would block the reader) is a
+    problem, never skipped: a tenant file that silently dropped out of the listing would drop
+    its tenant out of its stack, and the next ``pulumi up`` would delete its resources.
+    Raises ``InvalidData`` when the directory itself cannot be read.
+    """
     try:
         entries = os.scandir(tenants_dir)
     except FileNotFoundError:
@@ -80,9 +185,56 @@ def tenant_paths(tenants_dir: Path) -> list[Path]:
         raise InvalidData(
             problems=[Problem(str(tenants_dir), "", f"cannot read tenants directory: {exc.strerror}")]
         ) from None
+    names: list[str] = []
+    problems: list[Problem] = []
+    ignored: list[str] = []
     with entries:
-        files = [e.name for e in entries if e.is_file()]
-    names = sorted(n for n in files if n.endswith(".yaml"))
-    for ignored in sorted(n for n in files if n.endswith(".yml")):
-        log.warning("ignored tenant file: path=%s reason='tenant files end in .yaml'", tenants_dir / ignored)
-    return [tenants_dir / n for n in names]
+        for entry in entries:
+            if not entry.name.endswith(".yaml"):
+                if entry.name.endswith(".yml") and _not_a_tenant_file(tenants_dir / entry.name) is None:
+                    ignored.append(entry.name)
+                continue
+            problem = _not_a_tenant_file(tenants_dir / entry.name)
+            if problem is None:
+                names.append(entry.name)
+            else:
+                problems.append(problem)
+    for name in sorted(ignored):
+        log.warning("ignored tenant file: path=%s reason='tenant files end in .yaml'", tenants_dir / name)
+    problems.sort(key=lambda p: p.where)
+    return [tenants_dir / n for n in sorted(names)], problems
+
+
+def _not_a_tenant_file(path: Path) -> Problem | None:
+    """Why ``path`` (a ``*.yaml`` entry of the tenants directory) cannot be read as a file."""
+    where = str(path)
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return Problem(where, "", "symlink loop (too many levels of symbolic links); not a tenant file")
+        if exc.errno == errno.ENOENT and os.path.islink(path):
+            try:
+                target = f" {os.readlink(path)!r}"
+            except OSError:
+                target = ""
+            return Problem(
+                where,
+                "",
+                f"dangling symlink: its target{target} does not exist (the tenant would drop out of its stack)",
+            )
+        return Problem(where, "", f"cannot read: {exc.strerror}")
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return Problem(where, "", "is a directory, not a tenant file")
+    return Problem(where, "", "is not a regular file (tenant files are plain YAML files)")
+
+
+def tenant_paths(tenants_dir: Path) -> list[Path]:
+    """Every ``*.yaml`` file directly in ``tenants_dir``, sorted by name; ``InvalidData``
+    listing every ``*.yaml`` entry that is not a readable file (``scan_tenants``)."""
+    paths, problems = scan_tenants(tenants_dir)
+    if problems:
+        raise InvalidData(problems=problems)
+    return paths

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -9,7 +13,16 @@ import yaml
 
 from mailfleet.desired.rules import tenant_problems
 from mailfleet.errors import InvalidData
-from mailfleet.loader import MailfleetLoader, parse_yaml, tenant_paths
+from mailfleet.loader import (
+    MAX_NESTING,
+    MailfleetLoader,
+    TooDeep,
+    check_nesting,
+    json_nesting_exceeds,
+    parse_yaml,
+    scan_tenants,
+    tenant_paths,
+)
 from mailfleet.model.load import load_tenant_file, load_tenants
 from tests.model.data import way1
 
@@ -137,8 +150,64 @@ def test_unreadable_file(tmp_path: Path) -> None:
 def test_tenant_paths_only_yaml_files_sorted(tmp_path: Path) -> None:
     for name in ("b.yaml", "a.yaml", "c.yml", "notes.txt"):
         write(tmp_path, name, "x: 1\n")
-    (tmp_path / "d.yaml").mkdir()
+    (tmp_path / "subdir").mkdir()
+    (tmp_path / "d.yml").mkdir()
+    (tmp_path / "dangling.txt").symlink_to("missing")
     assert [p.name for p in tenant_paths(tmp_path)] == ["a.yaml", "b.yaml"]
+
+
+def test_a_symlink_to_a_tenant_file_is_that_file(tmp_path: Path) -> None:
+    write(tmp_path, "real.txt", VALID.format(slug="acme"))
+    (tmp_path / "acme.yaml").symlink_to("real.txt")
+    assert tenant_paths(tmp_path) == [tmp_path / "acme.yaml"]
+    assert list(load_tenants(tmp_path).tenants) == ["acme"]
+
+
+def _bad_entry(tmp_path: Path, kind: str) -> tuple[Path, str]:
+    """A ``*.yaml`` entry of ``kind`` in ``tmp_path`` and the problem line it must give."""
+    path = tmp_path / "x.yaml"
+    if kind == "directory":
+        path.mkdir()
+        return path, f"{path}: is a directory, not a tenant file"
+    if kind == "dangling-symlink":
+        path.symlink_to("missing")
+        return (
+            path,
+            f"{path}: dangling symlink: its target 'missing' does not exist (the tenant would drop out of its stack)",
+        )
+    if kind == "symlink-loop":
+        path.symlink_to("y.yaml")
+        (tmp_path / "y.yaml").symlink_to("x.yaml")
+        return path, f"{path}: symlink loop (too many levels of symbolic links); not a tenant file"
+    assert kind == "fifo"
+    os.mkfifo(path)
+    return path, f"{path}: is not a regular file (tenant files are plain YAML files)"
+
+
+BAD_ENTRIES = ["directory", "dangling-symlink", "symlink-loop", "fifo"]
+
+
+@pytest.mark.parametrize("kind", BAD_ENTRIES)
+def test_a_yaml_entry_that_is_not_a_file_is_a_problem_never_skipped(tmp_path: Path, kind: str) -> None:
+    # Skipped silently, the tenant would drop out of its stack: the next `pulumi up` would
+    # delete its resources.
+    write(tmp_path, "acme.yaml", VALID.format(slug="acme"))
+    _path, line = _bad_entry(tmp_path, kind)
+    paths, problems = scan_tenants(tmp_path)
+    assert paths == [tmp_path / "acme.yaml"]
+    lines = [str(p) for p in problems]
+    assert line in lines
+    if kind == "symlink-loop":
+        assert lines == sorted([line, line.replace("x.yaml", "y.yaml")])
+    else:
+        assert lines == [line]
+    with pytest.raises(InvalidData) as exc:
+        tenant_paths(tmp_path)
+    assert exc.value.lines() == lines
+    # Loading keeps the valid tenants and lists the entry like a bad file.
+    loaded = load_tenants(tmp_path)
+    assert list(loaded.tenants) == ["acme"]
+    assert [str(p) for p in loaded.problems] == lines
 
 
 def test_missing_tenants_dir(tmp_path: Path) -> None:
@@ -225,3 +294,97 @@ def test_spf_include_of_the_domain_itself_is_a_loop(tmp_path: Path) -> None:
     other = write(tmp_path, "acme.yaml", text.replace("acme.no]", "mail.acme.no]"))
     tenant, _ = load_tenant_file(other)
     assert tenant is not None and tenant_problems(tenant, str(other)) == []
+
+
+def _nested_seq(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def _nested_map(depth: int) -> str:
+    return "{a: " * depth + "1" + "}" * depth
+
+
+def _block_map(depth: int, indent: int = 0) -> str:
+    return "".join(" " * (indent + i) + "a:\n" for i in range(depth)) + " " * (indent + depth) + "1\n"
+
+
+@pytest.mark.parametrize(
+    "make", [_nested_seq, _nested_map, _block_map], ids=["flow-seq", "flow-map", "block-map"]
+)
+def test_nesting_up_to_the_limit_parses(make: Callable[[int], str]) -> None:
+    assert parse_yaml(make(MAX_NESTING)) is not None
+
+
+@pytest.mark.parametrize(
+    "make", [_nested_seq, _nested_map, _block_map], ids=["flow-seq", "flow-map", "block-map"]
+)
+@pytest.mark.parametrize("depth", [MAX_NESTING + 1, 10_000])
+def test_nesting_over_the_limit_is_refused_before_anything_is_built(
+    make: Callable[[int], str], depth: int
+) -> None:
+    # Without the limit a deep mapping raises RecursionError while it is constructed.
+    with pytest.raises(TooDeep) as exc:
+        parse_yaml(make(depth))
+    assert exc.value.problem == f"nesting deeper than {MAX_NESTING} levels"
+
+
+def test_deep_nesting_is_one_problem_with_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "acme.yaml", VALID.format(slug="acme") + "dkim:\n" + _block_map(10_000, indent=2))
+    # The top level is level 1, dkim's mapping (line 6) level 2: level 101 starts on line 105.
+    assert problems_of(path) == [f"{path}: line {5 + MAX_NESTING}: nesting deeper than {MAX_NESTING} levels"]
+
+
+def test_a_million_levels_do_not_crash_the_process(tmp_path: Path) -> None:
+    # libyaml's composer recurses in C: without the check this is a segmentation fault.
+    path = write(tmp_path, "acme.yaml", "mailboxes: " + _nested_seq(1_000_000) + "\n")
+    code = (
+        "import sys\nfrom pathlib import Path\nfrom mailfleet.model.load import load_tenant_file\n"
+        "print(*load_tenant_file(Path(sys.argv[1]))[1])"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+    assert proc.stdout == f"{path}: line 1: nesting deeper than {MAX_NESTING} levels\n"
+
+
+def test_aliases_count_as_deep_as_their_expansion() -> None:
+    # Each anchor nests 40 levels around the previous one: 40, 80, 120 levels once expanded.
+    text = "a0: &a0 " + _nested_seq(40) + "\n"
+    for i in (1, 2):
+        text += f"a{i}: &a{i} " + "[" * 40 + f"*a{i - 1}" + "]" * 40 + "\n"
+    with pytest.raises(TooDeep) as exc:
+        parse_yaml(text)
+    assert exc.value.problem == f"nesting deeper than {MAX_NESTING} levels (through the alias *a1)"
+    assert exc.value.problem_mark.line == 2
+    assert parse_yaml(text.rsplit("a2:", 1)[0]) is not None
+
+
+def test_many_shallow_collections_are_not_deep() -> None:
+    # Over the cheap bound (one start character per collection), under the real limit.
+    text = "".join(f"k{i}: [a, {{b: c}}]\n" for i in range(MAX_NESTING))
+    check_nesting(text)
+    assert len(parse_yaml(text)) == MAX_NESTING
+
+
+def test_nesting_check_leaves_syntax_errors_to_the_parser() -> None:
+    text = "a: [" + "[1], " * MAX_NESTING + "\n"  # unterminated
+    check_nesting(text)
+    with pytest.raises(yaml.YAMLError) as exc:
+        parse_yaml(text)
+    assert not isinstance(exc.value, TooDeep)
+
+
+@pytest.mark.parametrize(
+    ("text", "deep"),
+    [
+        ("[" * (MAX_NESTING + 1) + "]" * (MAX_NESTING + 1), True),
+        ('{"a": ' * 5000 + "1" + "}" * 5000, True),
+        ("[" * MAX_NESTING + "]" * MAX_NESTING, False),
+        ('{"k": "' + "[" * 500 + '"}', False),  # brackets inside a string do not nest
+        ('{"k\\"[": "' + "{" * 500 + '"}', False),  # nor after an escaped quote
+        ("{" + ", ".join(f'"k{i}": [1]' for i in range(500)) + "}", False),
+    ],
+)
+def test_json_nesting(text: str, deep: bool) -> None:
+    assert json_nesting_exceeds(text) is deep

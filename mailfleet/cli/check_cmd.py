@@ -28,8 +28,14 @@ def _usage(flag: str, message: str) -> Exception:
 
 
 def _load_dkim_keys(path: Path) -> dict[str, str]:
+    # The stdlib parser recurses per nesting level: deep input would raise RecursionError.
+    from mailfleet.loader import MAX_NESTING, json_nesting_exceeds
+
     try:
-        data = json.loads(path.read_text())
+        text = path.read_text()
+        if json_nesting_exceeds(text):
+            raise _usage("--dkim-keys", f"{path} has nesting deeper than {MAX_NESTING} levels")
+        data = json.loads(text)
     except OSError as exc:
         raise _usage("--dkim-keys", f"cannot read {path}: {exc.strerror}") from None
     except ValueError as exc:

@@ -5,7 +5,8 @@ need the records a tenant produces or the other tenants, so they live above the 
 builders:
 
 - ``tenant_problems``: one tenant's merged SPF record within RFC 7208's limits (10 lookups,
-  450 octets for the record and for the DNS answer, no include of itself);
+  450 octets for the record and for the DNS answer, no include of itself), and every DNS name
+  composed from its fields within 253 octets (``name_problems``);
 - ``conflicts``: what two tenants may not share, over every stack of both regions.
 
 Each problem names the tenant file and the field path (``sender_domain.spf_includes``); the
@@ -14,22 +15,32 @@ CLI turns field paths into flags where the input came from flags.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from mailfleet.desired.state import StackState, TenantState
 from mailfleet.errors import Problem
+from mailfleet.model import names
+from mailfleet.model.migration import declaration
 from mailfleet.model.region import REGIONS
+from mailfleet.model.stack import StackConfig
 from mailfleet.model.tenant import Tenant
-from mailfleet.records import spf
+from mailfleet.records import dkim, dmarc, spf, tracking
 
 # Both regions use the same SPF include, so a tenant's merged record is the same in either.
 MAILGUN_SPF_INCLUDE = REGIONS["eu"].spf_include
 assert all(r.spf_include == MAILGUN_SPF_INCLUDE for r in REGIONS.values())
 
 
-def tenant_problems(tenant: Tenant, where: str) -> list[Problem]:
-    """Every rule ``tenant`` breaks on its own, one ``Problem`` each."""
+def tenant_problems(tenant: Tenant, where: str, stacks: Iterable[StackConfig] = ()) -> list[Problem]:
+    """Every rule ``tenant`` breaks on its own, one ``Problem`` each.
+
+    With ``stacks``, also the names that depend on a stack's settings (``name_problems``).
+    """
+    return [*_spf_problems(tenant, where), *name_problems(tenant, where, stacks)]
+
+
+def _spf_problems(tenant: Tenant, where: str) -> list[Problem]:
     sender = tenant.sender_domain
     if sender is None:
         return []
@@ -51,6 +62,98 @@ def tenant_problems(tenant: Tenant, where: str) -> list[Problem]:
     except ValueError as exc:
         return [Problem(where, "sender_domain", str(exc))]
     return []
+
+
+MAX_NAME_OCTETS = names.MAX_DOMAIN_OCTETS
+# The DKIM record name is the longest a domain gets (a selector is at least one octet): where
+# it fits, the DMARC and tracking names fit too, so name_problems checks only it.
+_DKIM_FIXED = len(dkim.record_name("", ""))
+assert max(len(dmarc.record_name("")), len(tracking.record_name(""))) <= _DKIM_FIXED + 1
+_LIMIT = f"over the {MAX_NAME_OCTETS}-octet limit of a domain name (RFC 1035 §2.3.4)"
+
+
+def name_problems(tenant: Tenant, where: str, stacks: Iterable[StackConfig] = ()) -> list[Problem]:
+    """DNS names composed from the tenant's fields that would exceed 253 octets.
+
+    Each field is valid alone, but a record name joins several: ``<selector>._domainkey.<domain>``
+    (``_dmarc.<domain>`` and the tracking ``email.<domain>`` are shorter, so they fit when it
+    does) and the RFC 7489 §7.1 authorisation ``<domain>._report._dmarc.<destination>``, for
+    the sender domain and for a platform domain kept by a migration. One problem per field,
+    for the longest name it makes too long: the DKIM selector when a shorter selector would
+    fit, otherwise the domain; a report address when the authorisation its destination must
+    publish cannot exist (receivers then never send it reports). With ``stacks``, also the
+    authorisation each declaring stack publishes for its own report address
+    (``mailfleet:dmarcRua``). Names under a stack's platform domain fit by the limit on
+    ``mailfleet:platformDomain`` (``mailfleet.model.stack``). No label can grow: every label of
+    a composed name is one of the tenant's labels (each at most 63 octets, checked by the
+    schema) or a fixed one.
+    """
+    found: dict[str, tuple[int, str]] = {}
+
+    def check(field: str, what: str, name: str, hint: str = "") -> None:
+        size = len(name)
+        if size > MAX_NAME_OCTETS and size > found.get(field, (0, ""))[0]:
+            found[field] = (size, f"{what} would be {size} octets, {_LIMIT}{hint}")
+
+    domains: list[tuple[str, str]] = []
+    if tenant.sender_domain is not None:
+        domains.append(("sender_domain.name", tenant.sender_domain.name))
+    if tenant.migration is not None:
+        domains.append(("migration.platform_domain", tenant.migration.platform_domain))
+    selector = tenant.dkim.selector
+    dkim_what = "the DKIM record name <selector>._domainkey.<domain>"
+    for field, domain in domains:
+        room = MAX_NAME_OCTETS - _DKIM_FIXED - len(domain)
+        name = dkim.record_name(selector, domain)
+        if room >= 1:
+            check(
+                "dkim.selector",
+                dkim_what,
+                name,
+                f"; with this domain a selector of at most {room} octets fits",
+            )
+        else:
+            check(
+                field,
+                dkim_what,
+                name,
+                f"; a domain of at most {MAX_NAME_OCTETS - _DKIM_FIXED - 1} octets leaves room for a selector",
+            )
+    if tenant.sender_domain is not None:
+        domain = tenant.sender_domain.name
+        for tag, uris in (("rua", tenant.dmarc.rua), ("ruf", tenant.dmarc.ruf)):
+            for i, uri in enumerate(uris):
+                name = dmarc.authorisation_name(domain, names.mailto_domain(uri))
+                # Only a destination in another organisation needs the record (a PSL lookup).
+                if len(name) > MAX_NAME_OCTETS and dmarc.external_destinations(domain, [uri]):
+                    check(
+                        f"dmarc.{tag}.{i}",
+                        "the report authorisation <domain>._report._dmarc.<destination> "
+                        "its destination must publish (RFC 7489 §7.1)",
+                        name,
+                        "; receivers would never send it reports",
+                    )
+    for stack in stacks:
+        if declaration(tenant.migration, stack.region, tenant.region) is None:
+            continue
+        dest = names.mailto_domain(stack.dmarc_rua)
+        ours = dest == stack.platform_domain or dest.endswith("." + stack.platform_domain)
+        for field, domain in domains:
+            # As mailfleet.desired.build publishes it: a destination in our zone, outside the
+            # domain's organisation.
+            name = dmarc.authorisation_name(domain, dest)
+            if (
+                len(name) > MAX_NAME_OCTETS
+                and ours
+                and dmarc.external_destinations(domain, [stack.dmarc_rua])
+            ):
+                check(
+                    field,
+                    f"the report authorisation <domain>._report._dmarc.{dest} that stack "
+                    f"{stack.name!r} publishes for its report address (RFC 7489 §7.1)",
+                    name,
+                )
+    return [Problem(where, field, message) for field, (_, message) in found.items()]
 
 
 def conflicts(

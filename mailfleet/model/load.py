@@ -16,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from mailfleet.errors import InvalidData, Problem
-from mailfleet.loader import parse_yaml, tenant_paths, yaml_problem
+from mailfleet.loader import parse_yaml, scan_tenants, yaml_problem
 from mailfleet.model.stack import CONFIG_KEYS, FIELD_KEYS, StackConfig, stack_file
 from mailfleet.model.tenant import Tenant
 
@@ -24,8 +24,11 @@ from mailfleet.model.tenant import Tenant
 def pydantic_problems(where: str, exc: ValidationError, prefix: str = "") -> list[Problem]:
     """One ``Problem`` per pydantic error, with the field path as ``a.b.0``."""
     problems = []
-    for err in exc.errors(include_url=False, include_input=False):
-        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
+    # The input is looked at (its type only), never put into a message.
+    for err in exc.errors(include_url=False, include_input=True):
+        loc = ".".join(
+            str(p) for p in err["loc"] if not str(p).startswith(("function-after", "function-before"))
+        )
         field_name = prefix + loc if loc else prefix.rstrip(".")
         message = err["msg"]
         if message.startswith("Value error, "):
@@ -34,6 +37,8 @@ def pydantic_problems(where: str, exc: ValidationError, prefix: str = "") -> lis
             message = "unknown field"
         elif err["type"] == "missing":
             message = "required field is missing"
+        elif err["type"] == "int_type" and isinstance(err.get("input"), float):
+            message = "Input should be a valid integer, written without a decimal point (not a float)"
         problems.append(Problem(where, field_name, message))
     return problems
 
@@ -90,9 +95,15 @@ def load_tenant_file(path: Path) -> tuple[Tenant | None, list[Problem]]:
 
 
 def load_tenants(tenants_dir: Path, paths: list[Path] | None = None) -> Loaded:
-    """Load every tenant file (or just ``paths``); never raises for bad files."""
+    """Load every tenant file (or just ``paths``); never raises for bad files.
+
+    A ``*.yaml`` entry of the directory that is not a readable file (a directory, a dangling
+    symlink, a symlink loop) is a problem like a bad file (``mailfleet.loader.scan_tenants``).
+    """
     loaded = Loaded()
-    for path in paths if paths is not None else tenant_paths(tenants_dir):
+    if paths is None:
+        paths, loaded.problems = scan_tenants(tenants_dir)
+    for path in paths:
         tenant, problems = load_tenant_file(path)
         if problems:
             loaded.problems.extend(problems)
@@ -108,9 +119,62 @@ def load_tenants(tenants_dir: Path, paths: list[Path] | None = None) -> Loaded:
 SECRET_KEYS = ("mailfleet:credentialSeed", "mailfleet:smtpPasswords")
 SECRET_MAPS = ("mailfleet:smtpPasswords",)
 
+# Any other setting whose name says it holds a secret must be encrypted too: the providers'
+# ``mailgun:apiKey``, ``cloudflare:apiToken``, ``aws:accessKey``/``aws:secretKey``, and keys
+# nested in structured settings. ``_SECRET_WORDS`` anywhere in the name; ``key(s)`` only at its
+# end (apiKey, accessKey, private_key, apiKeys): a name with ``key`` elsewhere names a key
+# rather than holding one (keyPair, keyName, kmsKeyId), and a public key is not a secret.
+_SECRET_WORDS = ("token", "password", "passwd", "secret")
+_SECRET_ENDINGS = ("key", "keys")
+_NOT_SECRET_ENDINGS = ("publickey", "publickeys")
+SECRET_HINT = "must be set with `pulumi config set --secret`"
+
 
 def _is_secret(value: Any) -> bool:
     return isinstance(value, dict) and set(value) == {"secure"}
+
+
+def secret_name(key: str) -> bool:
+    """Whether a config key (``ns:name`` or a nested key) names a secret, by its name alone."""
+    name = "".join(c for c in key.rpartition(":")[2].lower() if c.isalnum())
+    if any(word in name for word in _SECRET_WORDS):
+        return True
+    return name.endswith(_SECRET_ENDINGS) and not name.endswith(_NOT_SECRET_ENDINGS)
+
+
+def _has_clear_value(value: Any, visited: set[int] | None = None) -> bool:
+    """Whether anything under ``value`` is not a ``secure:`` value.
+
+    A search over the nodes, each looked at once: YAML aliases share nodes (and may form a
+    cycle), so walking every path could take exponential time.
+    """
+    if _is_secret(value):
+        return False
+    if not isinstance(value, dict | list):
+        return True
+    visited = set() if visited is None else visited
+    if id(value) in visited:
+        return False
+    visited.add(id(value))
+    items = value.values() if isinstance(value, dict) else value
+    return any(_has_clear_value(v, visited) for v in items)
+
+
+def _clear_secrets(path: str, value: Any, seen: set[int]) -> list[str]:
+    """Paths of secret-named keys under the structured setting ``value`` holding a clear value
+    (a node shared through aliases is reported at the first path it is met)."""
+    if _is_secret(value) or not isinstance(value, dict | list) or id(value) in seen:
+        return []
+    seen.add(id(value))
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    out = []
+    for key, item in items:
+        sub = f"{path}.{key}"
+        if isinstance(key, str) and secret_name(key) and _has_clear_value(item):
+            out.append(sub)
+        else:
+            out.extend(_clear_secrets(sub, item, seen))
+    return out
 
 
 def stack_from_data(where: str, name: str, data: Any) -> tuple[StackConfig | None, list[Problem]]:
@@ -119,6 +183,7 @@ def stack_from_data(where: str, name: str, data: Any) -> tuple[StackConfig | Non
     config = data["config"]
     values: dict[str, Any] = {"name": name}
     problems = []
+    seen: set[int] = set()
     for key, value in config.items():
         if key in CONFIG_KEYS:
             if _is_secret(value):
@@ -130,12 +195,15 @@ def stack_from_data(where: str, name: str, data: Any) -> tuple[StackConfig | Non
             is_map = key in SECRET_MAPS and isinstance(value, dict) and not _is_secret(value)
             leaves = list(value.values()) if is_map else [value]
             if not leaves or not all(_is_secret(v) for v in leaves):
-                problems.append(
-                    Problem(where, f"config.{key}", "must be set with `pulumi config set --secret`")
-                )
+                problems.append(Problem(where, f"config.{key}", SECRET_HINT))
         elif isinstance(key, str) and key.startswith("mailfleet:"):
             known = ", ".join(sorted([*(k for k in CONFIG_KEYS if k.startswith("mailfleet:")), *SECRET_KEYS]))
             problems.append(Problem(where, f"config.{key}", f"unknown setting (known: {known})"))
+        elif isinstance(key, str) and secret_name(key) and _has_clear_value(value):
+            problems.append(Problem(where, f"config.{key}", SECRET_HINT))
+        else:
+            for path in _clear_secrets(f"config.{key}", value, seen):
+                problems.append(Problem(where, path, "must be set with `pulumi config set --secret --path`"))
     try:
         stack = StackConfig.model_validate(values)
         return (None if problems else stack), problems

@@ -1,9 +1,16 @@
 """Validators for the names tenant input may carry into DNS and Mailgun.
 
 Each function returns the value unchanged or raises ``ValueError`` with a message meant for
-``file: field: message`` output. Route expressions are built from mailbox names and domains
-(DESIGN.md: Mailgun has no documented escaping), so these are deliberately strict:
-lowercase ASCII, no quotes, commas, parentheses, spaces or regex metacharacters.
+``file: field: message`` output. Route expressions are built from mailbox names and domains,
+and Mailgun documents no escaping for the strings inside a route filter, so these are
+deliberately strict: lowercase ASCII, no quotes, commas, parentheses, spaces or regex
+metacharacters.
+
+Internationalised domains are written in their ASCII form; every ``xn--`` label must be a
+valid IDNA 2008 A-label (RFC 5891 §5.3: it decodes, the decoded U-label is valid, and encoding
+it again gives the same label), checked with the ``idna`` package. The standard library's
+``idna`` codec implements the obsolete IDNA 2003, which rejects valid labels such as
+``xn--fa-hia`` (``faß``) and accepts ones registries refuse (emoji).
 """
 
 from __future__ import annotations
@@ -22,8 +29,9 @@ _ADDRESS = re.compile(r"^[a-z0-9._%+-]+@[a-z0-9.-]+$")
 # RFC 7489 §6.4: dmarc-uri = URI [ "!" 1*DIGIT [ "k" / "m" / "g" / "t" ] ]
 _REPORT_SIZE = re.compile(r"^[0-9]{1,19}[kmgt]?$")
 
-MAX_DOMAIN_OCTETS = 253
+MAX_DOMAIN_OCTETS = 253  # RFC 1035 §2.3.4: 255 on the wire, less the root and first length octet
 MAX_LABEL_OCTETS = 63
+MAX_SLUG_OCTETS = 40
 
 
 def slug(value: str) -> str:
@@ -50,6 +58,7 @@ def domain(value: str, *, service_labels: bool = False) -> str:
         and len(value) <= MAX_DOMAIN_OCTETS
         and _DOMAIN.fullmatch(value)
         and not value.rpartition(".")[2].isdigit()
+        and _ACE_PREFIX not in value
     ):
         return value
     return _domain_checked(value, service_labels)
@@ -83,9 +92,28 @@ def _domain_checked(value: str, service_labels: bool) -> str:
                 f"domain {value!r} has an invalid label {label!r} "
                 "(a-z, 0-9 and '-', not starting or ending with '-')"
             )
+        if label.startswith(_ACE_PREFIX):
+            _a_label(value, label)
     if labels[-1].isdigit():
         raise ValueError(f"domain {value!r} has an all-numeric top-level label")
     return value
+
+
+_ACE_PREFIX = "xn--"
+
+
+def _a_label(value: str, label: str) -> None:
+    """Raise unless ``label`` (``xn--...``) is a valid IDNA 2008 A-label."""
+    import idna  # only domains with an xn-- label pay for the import
+
+    try:
+        idna.ulabel(label)
+    except (idna.IDNAError, UnicodeError) as exc:
+        reason = "".join(c if c.isprintable() else "?" for c in str(exc)) or "invalid"
+        raise ValueError(
+            f"domain {value!r} has a label {label!r} that is not a valid IDNA A-label "
+            f"(punycode; RFC 5891): {reason}"
+        ) from None
 
 
 def local_part(value: str) -> str:

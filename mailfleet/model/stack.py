@@ -38,6 +38,26 @@ _AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
 
 HttpsUrl = Annotated[str, AfterValidator(_https_url)]
 
+# The longest name a stack declares under its platform domain is a tenant's DKIM record,
+# ``<selector>._domainkey.<slug>.<platform domain>``, with a selector of up to 63 octets (one
+# label) and a slug of up to 40. Limiting the platform domain keeps every such name within 253
+# octets whatever the tenants choose.
+_LONGEST_TENANT_PREFIX = names.MAX_LABEL_OCTETS + len("._domainkey.") + names.MAX_SLUG_OCTETS + len(".")
+MAX_PLATFORM_DOMAIN_OCTETS = names.MAX_DOMAIN_OCTETS - _LONGEST_TENANT_PREFIX
+
+
+def _platform_domain(value: str) -> str:
+    names.domain(value)
+    if len(value) > MAX_PLATFORM_DOMAIN_OCTETS:
+        raise ValueError(
+            f"platform domain is {len(value)} octets; names under it "
+            "(<selector>._domainkey.<slug>.<platform domain>, up to "
+            f"{_LONGEST_TENANT_PREFIX} octets more) would reach {len(value) + _LONGEST_TENANT_PREFIX} octets, "
+            f"over the {names.MAX_DOMAIN_OCTETS}-octet limit of a domain name (RFC 1035 §2.3.4): "
+            f"at most {MAX_PLATFORM_DOMAIN_OCTETS} octets"
+        )
+    return value
+
 
 class StackConfig(BaseModel):
     """The ``mailfleet:*`` and ``aws:region`` settings of one region stack."""
@@ -47,7 +67,7 @@ class StackConfig(BaseModel):
     name: str
     region: Region
     aws_region: str
-    platform_domain: Annotated[str, AfterValidator(names.domain)]
+    platform_domain: Annotated[str, AfterValidator(_platform_domain)]
     hosted_zone_id: Annotated[str, AfterValidator(names.route53_zone_id)]
     inbound_url: HttpsUrl
     webhook_url: HttpsUrl

@@ -7,15 +7,16 @@ One file per tenant. The three ways a tenant uses mail (README.md) map onto it a
 3. own SMTP for outbound: ``outbound.service`` and/or ``outbound.marketing`` set to ``smtp``
    with ``outbound.smtp`` naming the customer's server.
 
-Models are strict (no type coercion) and forbid unknown fields, so a typo is an error
-rather than a silently ignored setting. Secrets never live here.
+Models are strict (no type coercion: ``"2048"``, ``2048.0`` and ``true`` are not integers)
+and forbid unknown fields, so a typo is an error rather than a silently ignored setting.
+Secrets never live here.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from mailfleet.model import names
 from mailfleet.model.migration import Migration
@@ -97,9 +98,16 @@ class Dmarc(_Strict):
     ruf: Annotated[list[MailtoUri], AfterValidator(_unique)] = Field(default_factory=list)
 
 
+def _key_size(value: Any) -> Any:
+    """Strict mode compares a literal by equality, so ``2048.0`` would pass as ``2048``."""
+    if isinstance(value, float):
+        raise ValueError("Input should be 1024 or 2048, written as an integer (not a float)")
+    return value
+
+
 class Dkim(_Strict):
     selector: Selector = "mailfleet"
-    bits: Literal[1024, 2048] = 2048
+    bits: Annotated[Literal[1024, 2048], BeforeValidator(_key_size)] = 2048
 
 
 class Smtp(_Strict):

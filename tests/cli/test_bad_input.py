@@ -7,13 +7,34 @@ by `mailfleet validate`.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from tests.cli.conftest import assert_clean_failure
+from tests.conftest import REPO
 
 BASE = ("--region", "eu", "--mailbox", "support")
 LONG_LABEL = "a" * 64
 LONG_DOMAIN = ".".join(["b" * 63] * 4) + ".com"  # 256 octets
+
+
+def domain_of(octets: int, tld: str = "org") -> str:
+    """A valid domain of exactly ``octets`` octets: labels of at most 63, then ``tld``."""
+    labels, left = [], octets - len(tld)
+    while left > 0:
+        size = min(63, left - 1)
+        size -= left - 1 - size == 1  # never leave room for just a dot
+        labels.append("d" * size)
+        left -= size + 1
+    return ".".join([*labels, tld])
+
+
+assert len(domain_of(230)) == 230 and len(domain_of(245)) == 245
+DEEP = 10_000
+SECRET_CANARY = "canary-clear-secret-5d1e0b"
+STACK_EU = (REPO / "Pulumi.eu.yaml").read_text(encoding="utf-8")
 
 # (id, args after `tenant add`, exit code, where (flag or file), needles in the same line)
 FLAG_CASES: list[tuple[str, tuple[str, ...], int, str, tuple[str, ...]]] = [
@@ -183,6 +204,55 @@ FLAG_CASES: list[tuple[str, tuple[str, ...], int, str, tuple[str, ...]]] = [
         ("32",),
     ),
     ("name-empty", ("x1", *BASE, "--name", ""), 2, "--name", ("at least 1",)),
+    (
+        "domain-invalid-punycode",
+        ("x1", *BASE, "--sender-domain", "xn--zz.example.org"),
+        2,
+        "--sender-domain",
+        ("'xn--zz'", "not a valid IDNA A-label"),
+    ),
+    (
+        "spf-include-invalid-punycode",
+        ("x1", *BASE, "--sender-domain", "x1.example.org", "--spf-include", "_spf.xn--a-ecp.ru"),
+        2,
+        "--spf-include",
+        ("'xn--a-ecp'", "not a valid IDNA A-label"),
+    ),
+    (
+        "smtp-host-invalid-punycode",
+        ("x1", *BASE, "--outbound-service", "smtp", "--smtp-host", "smtp.xn--zz.org"),
+        2,
+        "--smtp-host",
+        ("not a valid IDNA A-label",),
+    ),
+    (
+        "dmarc-rua-invalid-punycode",
+        ("x1", *BASE, "--dmarc-rua", "mailto:d@xn--ls8h.la"),
+        2,
+        "--dmarc-rua",
+        ("not a valid IDNA A-label",),
+    ),
+    (
+        "dkim-name-over-253",
+        ("x1", *BASE, "--sender-domain", domain_of(230), "--dkim-selector", "s" * 30),
+        2,
+        "--dkim-selector",
+        ("272 octets", "253", "at most 11 octets"),
+    ),
+    (
+        "sender-domain-dkim-name-over-253",
+        ("x1", *BASE, "--sender-domain", domain_of(245)),
+        2,
+        "--sender-domain",
+        ("266 octets", "253", "RFC 1035"),
+    ),
+    (
+        "dmarc-authorisation-name-over-253",
+        ("x1", *BASE, "--sender-domain", domain_of(200), "--dmarc-rua", f"mailto:d@{domain_of(60, 'net')}"),
+        2,
+        "--dmarc-rua",
+        ("276 octets", "RFC 7489 §7.1"),
+    ),
     ("unknown-flag", ("x1", *BASE, "--colour", "red"), 2, "--colour", ("no such option",)),
     (
         "outbound-bad-value",
@@ -432,6 +502,179 @@ FILE_CASES: list[tuple[str, str, str | bytes, str, tuple[str, ...]]] = [
         ("lowercase",),
     ),
     (
+        "yaml-deep-sequence",
+        "tenants/bad.yaml",
+        _tenant("bad", mailboxes="[" * DEEP + "]" * DEEP),
+        "tenants/bad.yaml: line 4",
+        ("nesting deeper than 100 levels",),
+    ),
+    (
+        # Without the limit, libyaml's composer overflows the C stack: a segmentation fault.
+        "yaml-million-deep-sequence",
+        "tenants/bad.yaml",
+        _tenant("bad", mailboxes="[" * 1_000_000 + "]" * 1_000_000),
+        "tenants/bad.yaml: line 4",
+        ("nesting deeper than 100 levels",),
+    ),
+    (
+        "yaml-deep-mapping",
+        "tenants/bad.yaml",
+        _tenant("bad", "dkim: " + "{a: " * DEEP + "1" + "}" * DEEP + "\n"),
+        "tenants/bad.yaml: line 5",
+        ("nesting deeper than 100 levels",),
+    ),
+    (
+        "yaml-deep-block-mapping",
+        "tenants/bad.yaml",
+        _tenant("bad", "dkim:\n" + "".join(" " * (i + 1) + "a:\n" for i in range(3000))),
+        "tenants/bad.yaml: line 105",
+        ("nesting deeper than 100 levels",),
+    ),
+    (
+        "stack-deep-nesting",
+        "Pulumi.eu.yaml",
+        STACK_EU + "  vendor:deep: " + "[" * DEEP + "]" * DEEP + "\n",
+        f"Pulumi.eu.yaml: line {STACK_EU.count(chr(10)) + 1}",
+        ("nesting deeper than 100 levels",),
+    ),
+    (
+        "stack-deep-mapping",
+        "Pulumi.eu.yaml",
+        STACK_EU + "  vendor:deep: " + "{a: " * DEEP + "1" + "}" * DEEP + "\n",
+        "Pulumi.eu.yaml: line",
+        ("nesting deeper than 100 levels",),
+    ),
+    (
+        "domain-invalid-punycode",
+        "tenants/bad.yaml",
+        _tenant("bad", "sender_domain:\n  name: xn--zz.example.org\n"),
+        "tenants/bad.yaml: sender_domain.name",
+        ("'xn--zz'", "not a valid IDNA A-label"),
+    ),
+    (
+        "domain-invalid-idna-codepoint",
+        "tenants/bad.yaml",
+        _tenant("bad", "sender_domain:\n  name: mail.xn--a-ecp.ru\n"),
+        "tenants/bad.yaml: sender_domain.name",
+        ("'xn--a-ecp'", "U+2488"),
+    ),
+    (
+        "spf-include-invalid-punycode",
+        "tenants/bad.yaml",
+        _tenant(
+            "bad", "sender_domain:\n  name: bad.example.org\n  spf_includes: [sendgrid.net, xn--zz.net]\n"
+        ),
+        "tenants/bad.yaml: sender_domain.spf_includes.1",
+        ("not a valid IDNA A-label",),
+    ),
+    (
+        "smtp-host-invalid-punycode",
+        "tenants/bad.yaml",
+        _tenant("bad", "outbound:\n  service: smtp\n  smtp:\n    host: smtp.xn--zz.org\n"),
+        "tenants/bad.yaml: outbound.smtp.host",
+        ("not a valid IDNA A-label",),
+    ),
+    (
+        "dmarc-rua-invalid-punycode",
+        "tenants/bad.yaml",
+        _tenant("bad", "dmarc:\n  rua: ['mailto:d@xn--ls8h.la']\n"),
+        "tenants/bad.yaml: dmarc.rua.0",
+        ("not a valid IDNA A-label",),
+    ),
+    (
+        "stack-platform-domain-invalid-punycode",
+        "Pulumi.eu.yaml",
+        STACK_EU.replace(
+            "mailfleet:platformDomain: mail.example.eu", "mailfleet:platformDomain: mail.xn--zz.eu"
+        ),
+        "Pulumi.eu.yaml: config.mailfleet:platformDomain",
+        ("not a valid IDNA A-label",),
+    ),
+    (
+        "stack-platform-domain-too-long-for-tenant-names",
+        "Pulumi.eu.yaml",
+        STACK_EU.replace(
+            "mailfleet:platformDomain: mail.example.eu", f"mailfleet:platformDomain: {domain_of(138, 'eu')}"
+        ),
+        "Pulumi.eu.yaml: config.mailfleet:platformDomain",
+        ("138 octets", "at most 137"),
+    ),
+    (
+        "dkim-bits-float",
+        "tenants/bad.yaml",
+        _tenant("bad", "dkim:\n  bits: 2048.0\n"),
+        "tenants/bad.yaml: dkim.bits",
+        ("integer", "not a float"),
+    ),
+    (
+        "smtp-port-float",
+        "tenants/bad.yaml",
+        _tenant(
+            "bad", "outbound:\n  service: smtp\n  smtp:\n    host: smtp.bad.example.org\n    port: 587.0\n"
+        ),
+        "tenants/bad.yaml: outbound.smtp.port",
+        ("integer", "not a float"),
+    ),
+    (
+        "stack-record-ttl-float",
+        "Pulumi.eu.yaml",
+        STACK_EU.replace("mailfleet:recordTtl: 3600", "mailfleet:recordTtl: 3600.0"),
+        "Pulumi.eu.yaml: config.mailfleet:recordTtl",
+        ("integer", "not a float"),
+    ),
+    (
+        "dkim-name-over-253",
+        "tenants/bad.yaml",
+        _tenant("bad", f"sender_domain:\n  name: {domain_of(230)}\ndkim:\n  selector: {'s' * 30}\n"),
+        "tenants/bad.yaml: dkim.selector",
+        ("272 octets", "253", "RFC 1035 §2.3.4"),
+    ),
+    (
+        "sender-domain-dkim-name-over-253",
+        "tenants/bad.yaml",
+        _tenant("bad", f"sender_domain:\n  name: {domain_of(245)}\n"),
+        "tenants/bad.yaml: sender_domain.name",
+        ("266 octets", "253", "RFC 1035 §2.3.4"),
+    ),
+    (
+        "dmarc-authorisation-name-over-253",
+        "tenants/bad.yaml",
+        _tenant(
+            "bad",
+            f"sender_domain:\n  name: {domain_of(200)}\ndmarc:\n  ruf: ['mailto:f@{domain_of(60, 'net')}']\n",
+        ),
+        "tenants/bad.yaml: dmarc.ruf.0",
+        ("276 octets", "RFC 7489 §7.1"),
+    ),
+    (
+        "stack-mailgun-api-key-in-clear",
+        "Pulumi.eu.yaml",
+        STACK_EU + f"  mailgun:apiKey: {SECRET_CANARY}\n",
+        "Pulumi.eu.yaml: config.mailgun:apiKey",
+        ("must be set with `pulumi config set --secret`",),
+    ),
+    (
+        "stack-cloudflare-token-in-clear",
+        "Pulumi.eu.yaml",
+        STACK_EU + f"  cloudflare:apiToken: {SECRET_CANARY}\n",
+        "Pulumi.eu.yaml: config.cloudflare:apiToken",
+        ("--secret",),
+    ),
+    (
+        "stack-aws-secret-key-in-clear",
+        "Pulumi.eu.yaml",
+        STACK_EU + f"  aws:secretKey: {SECRET_CANARY}\n",
+        "Pulumi.eu.yaml: config.aws:secretKey",
+        ("--secret",),
+    ),
+    (
+        "stack-nested-password-in-clear",
+        "Pulumi.eu.yaml",
+        STACK_EU + f"  vendor:smtp:\n    user: crm\n    password: {SECRET_CANARY}\n",
+        "Pulumi.eu.yaml: config.vendor:smtp.password",
+        ("--secret --path",),
+    ),
+    (
         "stack-bad-egress-ip",
         "Pulumi.us.yaml",
         "config:\n  aws:region: us-east-1\n  mailfleet:region: us\n  mailfleet:platformDomain: mail.example.com\n"
@@ -458,6 +701,7 @@ def test_validate_rejects_file(proj, name, content, where, needles) -> None:
     result = proj.run("validate")
     line = assert_clean_failure(result, 1, where, *needles)
     assert line.count(": ") >= 1
+    assert SECRET_CANARY not in result.stdout + result.stderr
     # The last stderr line is the one-line summary.
     assert result.stderr.splitlines()[-1].startswith("validate: "), result.stderr
     assert proj.snapshot() == before
@@ -496,3 +740,72 @@ def test_slug_arguments_are_named_slug_in_help(proj, command, usage) -> None:
     assert result.returncode == 0, result.stderr
     # The program name is "python -m mailfleet" under run_cli.
     assert result.stdout.splitlines()[0].endswith(usage.removeprefix("Usage: ")), result.stdout
+
+
+def _bad_entry(tenants: Path, kind: str) -> tuple[str, str]:
+    """Make ``tenants/x.yaml`` of ``kind``; the file and the message its line must carry."""
+    path = tenants / "x.yaml"
+    if kind == "directory":
+        path.mkdir()
+        (path / "inner.yaml").write_text("slug: inner\n")
+        return "tenants/x.yaml", "is a directory, not a tenant file"
+    if kind == "dangling-symlink":
+        path.symlink_to("missing.yaml")
+        return "tenants/x.yaml", "dangling symlink: its target 'missing.yaml' does not exist"
+    assert kind == "symlink-loop"
+    path.symlink_to("y.yaml")
+    (tenants / "y.yaml").symlink_to("x.yaml")
+    return "tenants/x.yaml", "symlink loop"
+
+
+@pytest.mark.parametrize("command", [("validate",), ("plan",), ("tenant", "list")])
+@pytest.mark.parametrize("kind", ["directory", "dangling-symlink", "symlink-loop"])
+def test_a_tenant_entry_that_is_not_a_file_is_reported_never_skipped(proj, kind, command) -> None:
+    # A skipped tenants/x.yaml would drop tenant x out of its stack: the next `pulumi up` would
+    # delete its resources. Each command refuses with one line naming the entry.
+    where, message = _bad_entry(proj.tenants, kind)
+    before = sorted(os.listdir(proj.tenants))
+    snapshot = proj.snapshot()
+    result = proj.run(*command)
+    line = assert_clean_failure(result, 1, f"{where}: ", message)
+    assert line.startswith(f"{where}: ")
+    assert sorted(os.listdir(proj.tenants)) == before
+    assert proj.snapshot() == snapshot
+    if command == ("plan",):
+        assert result.stdout == ""
+    if command == ("tenant", "list"):
+        # The valid tenants are still listed; the entry makes the exit code 1.
+        assert "nordlys" in result.stdout
+
+
+def test_check_refuses_deeply_nested_dkim_keys_json(proj, tmp_path: Path) -> None:
+    keys = tmp_path / "keys.json"
+    keys.write_text("[" * 100_000 + "]" * 100_000)
+    before = proj.snapshot()
+    result = proj.run("check", "acme", "--dkim-keys", str(keys), "--nameserver", "127.0.0.1:9")
+    line = assert_clean_failure(result, 2, "--dkim-keys", "nesting deeper than 100 levels")
+    assert line == f"--dkim-keys: {keys} has nesting deeper than 100 levels"
+    assert result.stderr.splitlines() == [line]
+    assert result.stdout == ""
+    assert proj.snapshot() == before
+
+
+@pytest.mark.parametrize("command", [("validate",), ("plan",), ("plan", "--format", "json"), ("-vv", "plan")])
+def test_clear_provider_secrets_are_refused_and_never_printed(proj, command) -> None:
+    stack = proj.root / "Pulumi.eu.yaml"
+    stack.write_text(
+        STACK_EU
+        + f"  mailgun:apiKey: {SECRET_CANARY}\n"
+        + f"  cloudflare:apiToken: {SECRET_CANARY}\n"
+        + f"  aws:accessKey: {SECRET_CANARY}\n"
+        + f"  aws:secretKey: {SECRET_CANARY}\n"
+        + "  aws:keyPair: ops\n",
+        encoding="utf-8",
+    )
+    before = proj.snapshot()
+    result = proj.run(*command)
+    for key in ("mailgun:apiKey", "cloudflare:apiToken", "aws:accessKey", "aws:secretKey"):
+        assert_clean_failure(result, 1, f"Pulumi.eu.yaml: config.{key}: ", "--secret")
+    assert "aws:keyPair" not in result.stderr
+    assert SECRET_CANARY not in result.stdout + result.stderr
+    assert proj.snapshot() == before

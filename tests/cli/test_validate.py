@@ -109,3 +109,43 @@ def test_lock_and_temp_files_are_not_tenants(proj) -> None:
     result = proj.run("validate")
     assert result.returncode == 0, result.stderr
     assert "9 tenant files" in result.stdout
+
+
+def test_a_dangling_tenant_symlink_is_a_problem_in_json(proj) -> None:
+    # Before: silently skipped, so `validate` said OK while tenant "gone" had dropped out of its
+    # stack.
+    (proj.tenants / "gone.yaml").symlink_to("gone-for-real.yaml")
+    result = proj.run("validate", "--format", "json")
+    assert result.returncode == 1, result.stderr
+    data = json.loads(result.stdout)
+    assert data["ok"] is False
+    assert data["problems"] == [
+        {
+            "file": "tenants/gone.yaml",
+            "field": "",
+            "message": "dangling symlink: its target 'gone-for-real.yaml' does not exist "
+            "(the tenant would drop out of its stack)",
+        }
+    ]
+
+
+def test_a_symlink_to_a_tenant_file_is_valid(proj) -> None:
+    # A symlink to a regular file is that file: no problem, and the tenant counts.
+    target = proj.root / "kept.yaml"
+    target.write_text("slug: kept\nname: Kept\nregion: eu\nmailboxes: [support]\n")
+    (proj.tenants / "kept.yaml").symlink_to(target)
+    result = proj.run("validate")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("OK: 10 tenants (eu 6, us 4)")
+
+
+def test_a_stack_secret_in_clear_is_reported_and_valid_tenants_still_count(proj) -> None:
+    canary = "clear-canary-91c2"
+    path = proj.root / "Pulumi.us.yaml"
+    path.write_text(path.read_text() + f"  cloudflare:apiToken: {canary}\n")
+    result = proj.run("validate")
+    assert result.returncode == 1
+    assert "Pulumi.us.yaml: config.cloudflare:apiToken: must be set with `pulumi config set --secret`" in (
+        result.stderr.splitlines()
+    )
+    assert canary not in result.stdout + result.stderr

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from mailfleet.desired.build import build_stack
-from mailfleet.desired.rules import conflicts
+from mailfleet.desired.rules import conflicts, tenant_problems
 from mailfleet.desired.state import MailgunRoute, StackState, TenantState
 from mailfleet.model.stack import StackConfig
 from tests.model.data import tenant, way1, way2
@@ -178,3 +178,144 @@ def test_default_where_without_paths(stacks: dict[str, StackConfig]) -> None:
     (p,) = conflicts([build_stack(stacks["eu"], tenants)])
     assert p.where == "tenants/beta.yaml"
     assert "(tenants/alpha.yaml)" in p.message
+
+
+# --- tenant_problems: DNS names composed from valid fields, over 253 octets (RFC 1035 §2.3.4) ---
+
+
+def long_domain(octets: int, tld: str = "no") -> str:
+    """A valid domain of exactly ``octets`` octets (labels of at most 63)."""
+    labels: list[str] = []
+    left = octets - len(tld)
+    while left > 0:
+        size = min(63, left - 1)  # the dot before the next label
+        if left - 1 - size == 1:  # never leave room for just a dot
+            size -= 1
+        labels.append(("d" * size) if size else "")
+        left -= size + 1
+    name = ".".join([*labels, tld])
+    assert len(name) == octets and all(0 < len(label) <= 63 for label in name.split(".")), name
+    return name
+
+
+def name_lines(data: dict[str, Any], stacks: list[StackConfig] | tuple[StackConfig, ...] = ()) -> list[str]:
+    return [str(p) for p in tenant_problems(tenant(data), "tenants/acme.yaml", stacks)]
+
+
+LIMIT = "over the 253-octet limit of a domain name (RFC 1035 §2.3.4)"
+
+
+def test_a_long_selector_is_blamed_when_a_shorter_one_fits() -> None:
+    data = way2(domain=long_domain(230), dkim={"selector": "s" * 30})
+    assert name_lines(data) == [
+        "tenants/acme.yaml: dkim.selector: the DKIM record name <selector>._domainkey.<domain> "
+        f"would be 272 octets, {LIMIT}; with this domain a selector of at most 11 octets fits"
+    ]
+    data["dkim"] = {"selector": "s" * 11}
+    assert name_lines(data) == []
+
+
+def test_a_domain_no_selector_fits_is_blamed() -> None:
+    # 245 + "._domainkey." leaves no octet for a selector; "_dmarc.<domain>" (252) still fits.
+    assert name_lines(way2(domain=long_domain(245), dkim={"selector": "a"})) == [
+        "tenants/acme.yaml: sender_domain.name: the DKIM record name <selector>._domainkey.<domain> "
+        f"would be 258 octets, {LIMIT}; a domain of at most 240 octets leaves room for a selector"
+    ]
+
+
+def test_one_line_per_field_for_its_longest_name() -> None:
+    # 250 octets: the DKIM (271), DMARC (257) and tracking (256) names are all too long; one
+    # line, for the longest.
+    assert name_lines(way2(domain=long_domain(250), tracking=True)) == [
+        "tenants/acme.yaml: sender_domain.name: the DKIM record name <selector>._domainkey.<domain> "
+        f"would be 271 octets, {LIMIT}; a domain of at most 240 octets leaves room for a selector"
+    ]
+
+
+def test_a_domain_whose_names_fit_exactly() -> None:
+    # mailfleet._domainkey.<232 octets> is exactly 253.
+    assert name_lines(way2(domain=long_domain(232), tracking=True)) == []
+    assert len(name_lines(way2(domain=long_domain(233)))) == 1
+
+
+def test_report_authorisation_at_an_external_destination() -> None:
+    dest = long_domain(60, "org")
+    data = way2(domain=long_domain(200), dmarc={"rua": ["mailto:d@acme.no"], "ruf": [f"mailto:f@{dest}"]})
+    assert name_lines(data) == [
+        "tenants/acme.yaml: dmarc.ruf.0: the report authorisation <domain>._report._dmarc.<destination> "
+        f"its destination must publish (RFC 7489 §7.1) would be 276 octets, {LIMIT}; "
+        "receivers would never send it reports"
+    ]
+
+
+def test_report_destination_in_the_same_organisation_needs_no_authorisation() -> None:
+    domain = long_domain(200)
+    dest = "r" * 50 + "." + domain.split(".", 1)[1]  # a sibling in the same organisation
+    data = way2(domain=domain, dmarc={"rua": [f"mailto:d@{dest}"]})
+    assert len(f"{domain}._report._dmarc.{dest}") > 253
+    assert name_lines(data) == []
+
+
+def test_a_migration_platform_domain_is_checked_like_a_sender_domain() -> None:
+    migration = {
+        "from": "us",
+        "to": "eu",
+        "started_at": "2026-11-24T01:00:00+00:00",
+        "platform_domain": long_domain(246, "com"),
+        "platform_zone_id": "Z04EXAMPLEUS0001",
+        "original_ttl": 3600,
+    }
+    lines = name_lines(way1(region="us", migration=migration))
+    assert lines == [
+        "tenants/acme.yaml: migration.platform_domain: the DKIM record name "
+        f"<selector>._domainkey.<domain> would be 267 octets, {LIMIT}; "
+        "a domain of at most 240 octets leaves room for a selector"
+    ]
+
+
+def test_the_authorisation_a_stack_publishes(stacks: dict[str, StackConfig]) -> None:
+    # The EU stack's reports go to mail.example.eu: it publishes
+    # <sender>._report._dmarc.mail.example.eu, 230 + 31 octets.
+    data = way2(region="eu", domain=long_domain(230))
+    assert name_lines(data) == []  # without the stacks it cannot be known
+    assert name_lines(data, list(stacks.values())) == [
+        "tenants/acme.yaml: sender_domain.name: the report authorisation "
+        "<domain>._report._dmarc.mail.example.eu that stack 'eu' publishes for its report address "
+        f"(RFC 7489 §7.1) would be 261 octets, {LIMIT}"
+    ]
+    # The US stack does not declare an EU tenant.
+    assert name_lines(data, [stacks["us"]]) == []
+
+
+def test_names_problems_agree_with_what_the_stacks_declare(stacks: dict[str, StackConfig]) -> None:
+    """Property: no problem exactly when every name the stacks build is within 253 octets."""
+    import random
+
+    rng = random.Random(11)
+    seen = {True: 0, False: 0}
+    for _ in range(300):
+        region = rng.choice(["eu", "us"])
+        domain = long_domain(rng.randint(180, 253))
+        dest = long_domain(rng.randint(10, 70), "org")
+        data = way2(
+            "acme",
+            region,
+            domain,
+            tracking=rng.random() < 0.5,
+            dkim={"selector": "s" * rng.randint(1, 63)},
+            dmarc={"rua": [f"mailto:d@{dest}"] if rng.random() < 0.5 else []},
+        )
+        t = tenant(data)
+        problems = tenant_problems(t, "w", list(stacks.values()))
+        too_long = [
+            r.name
+            for s in stacks.values()
+            for ts in build_stack(s, [t]).tenants
+            for r in ts.records
+            if len(r.name) > 253
+        ]
+        external = [f"{domain}._report._dmarc.{dest}"] if data["dmarc"]["rua"] else []
+        too_long += [n for n in external if len(n) > 253]
+        assert bool(problems) == bool(too_long), (problems, too_long)
+        seen[bool(problems)] += 1
+    assert min(seen.values()) > 30  # both outcomes are exercised

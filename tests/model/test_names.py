@@ -64,6 +64,44 @@ def test_domain_rejects(value: str, message: str) -> None:
         names.domain(value)
 
 
+# Valid IDNA 2008 A-labels: bücher, faß (IDNA 2003 would map it to "fass" and refuse the
+# label), βόλοσ.
+A_LABELS = ["xn--bcher-kva.de", "xn--fa-hia.de", "mail.xn--nxasmq6b.com"]
+
+
+@pytest.mark.parametrize("value", A_LABELS)
+def test_valid_a_labels_are_accepted(value: str) -> None:
+    assert names.domain(value) == value
+    assert names.domain("_spf." + value, service_labels=True) == "_spf." + value
+    assert names.mailto_uri(f"mailto:dmarc@{value}") == f"mailto:dmarc@{value}"
+
+
+@pytest.mark.parametrize(
+    ("value", "label", "reason"),
+    [
+        ("xn--zz.com", "xn--zz", "Invalid A-label"),  # not decodable punycode
+        ("xn--a-ecp.ru", "xn--a-ecp", "U+2488"),  # decodes to "a⒈": disallowed code point
+        ("mail.xn--a-ecp.ru", "xn--a-ecp", "U+2488"),
+        ("xn--ls8h.la", "xn--ls8h", "U+1F4A9"),  # an emoji: valid IDNA 2003, not IDNA 2008
+        ("xn--abc.com", "xn--abc", "U+0082"),  # decodes to control characters
+        ("acme.xn--zz", "xn--zz", "Invalid A-label"),  # the top-level label too
+    ],
+)
+def test_invalid_a_labels_are_refused(value: str, label: str, reason: str) -> None:
+    message = f"has a label {label!r} that is not a valid IDNA A-label (punycode; RFC 5891): "
+    for check in (
+        names.domain,
+        lambda v: names.domain(v, service_labels=True),
+        lambda v: names.domain(f"_spf.{v}", service_labels=True),
+        lambda v: names.mailto_uri(f"mailto:dmarc@{v}"),
+    ):
+        with pytest.raises(ValueError) as exc:
+            check(value)
+        assert message in str(exc.value)
+        assert reason in str(exc.value)
+        assert str(exc.value).isprintable()  # decoded control characters are never printed raw
+
+
 def test_service_labels_only_when_asked() -> None:
     assert names.domain("_spf.google.com", service_labels=True) == "_spf.google.com"
     assert names.domain("_netblocks3.google.com", service_labels=True) == "_netblocks3.google.com"

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from mailfleet.errors import InvalidData
-from mailfleet.loader import parse_yaml
-from mailfleet.model.load import load_stack, stack_from_data
+from mailfleet.loader import MAX_NESTING, parse_yaml
+from mailfleet.model.load import load_stack, secret_name, stack_from_data
 from mailfleet.model.region import REGIONS
 from mailfleet.model.stack import CONFIG_KEYS, FIELD_KEYS, StackConfig, discover_stacks
 
@@ -144,6 +144,29 @@ CASES: list[tuple[str, Any, str, str]] = [
     ("mailfleet:recordTtl", 30, "config.mailfleet:recordTtl", "greater than or equal to 60"),
     ("mailfleet:recordTtl", 86401, "config.mailfleet:recordTtl", "less than or equal to 86400"),
     ("mailfleet:recordTtl", "3600", "config.mailfleet:recordTtl", "valid integer"),
+    # Strict typing: 3600.0 is not coerced to 3600.
+    (
+        "mailfleet:recordTtl",
+        3600.0,
+        "config.mailfleet:recordTtl",
+        "Input should be a valid integer, written without a decimal point (not a float)",
+    ),
+    ("mailfleet:recordTtl", True, "config.mailfleet:recordTtl", "valid integer"),
+    (
+        "mailfleet:platformDomain",
+        "mail.xn--zz.eu",
+        "config.mailfleet:platformDomain",
+        "not a valid IDNA A-label",
+    ),
+    (
+        "mailfleet:platformDomain",
+        "m" * 63 + "." + "n" * 63 + "." + "p" * 7 + ".eu",  # 138 octets
+        "config.mailfleet:platformDomain",
+        "platform domain is 138 octets; names under it (<selector>._domainkey.<slug>.<platform domain>, "
+        "up to 116 octets more) would reach 254 octets, over the 253-octet limit of a domain name "
+        "(RFC 1035 §2.3.4): at most 137 octets",
+    ),
+    ("mailfleet:dmarcRua", "mailto:d@xn--a-ecp.ru", "config.mailfleet:dmarcRua", "not a valid IDNA A-label"),
     (
         "mailfleet:platformDomain",
         {"secure": "v1:abc"},
@@ -164,6 +187,116 @@ def test_stack_error_names_file_and_key(key: str, value: Any, field: str, messag
 
 def test_every_stack_key_has_an_error_case() -> None:
     assert {c[0] for c in CASES} == set(CONFIG_KEYS)
+
+
+def test_a_platform_domain_of_137_octets_is_the_longest() -> None:
+    domain = "m" * 63 + "." + "n" * 63 + "." + "p" * 6 + ".eu"
+    assert len(domain) == 137
+    stack, problems = stack_from_data(WHERE, "eu", with_key("mailfleet:platformDomain", domain))
+    assert problems == [] and stack is not None
+    # The longest tenant name under it fits exactly.
+    assert len(f"{'s' * 63}._domainkey.{'t' * 40}.{domain}") == 253
+
+
+CANARY = "canary-7f3a9c1e5b"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "field"),
+    [
+        ("mailgun:apiKey", CANARY, "config.mailgun:apiKey"),
+        ("cloudflare:apiToken", CANARY, "config.cloudflare:apiToken"),
+        ("aws:secretKey", CANARY, "config.aws:secretKey"),
+        ("aws:accessKey", CANARY, "config.aws:accessKey"),
+        ("aws:token", CANARY, "config.aws:token"),
+        ("cloudflare:apiUserServiceKey", CANARY, "config.cloudflare:apiUserServiceKey"),
+        ("vendor:api_key", CANARY, "config.vendor:api_key"),
+        ("vendor:PRIVATE-KEY", CANARY, "config.vendor:PRIVATE-KEY"),
+        ("vendor:dbPassword", CANARY, "config.vendor:dbPassword"),
+        ("vendor:clientSecret", CANARY, "config.vendor:clientSecret"),
+        ("mailgun:apiKey", None, "config.mailgun:apiKey"),  # empty is still not encrypted
+        ("mailgun:apiKey", 12345, "config.mailgun:apiKey"),
+        ("vendor:apiKeys", [{"secure": "AAAB"}, CANARY], "config.vendor:apiKeys"),
+        # Structured settings: a secret-named key inside them, with the path to it.
+        ("vendor:auth", {"user": "ops", "password": CANARY}, "config.vendor:auth.password"),
+        ("vendor:accounts", [{"name": "a", "token": CANARY}], "config.vendor:accounts.0.token"),
+    ],
+)
+def test_provider_secrets_in_clear_are_refused_without_their_value(key: str, value: Any, field: str) -> None:
+    out = lines(with_key(key, value))
+    hint = (
+        "must be set with `pulumi config set --secret --path`"
+        if "." in field.split(":", 1)[1]
+        else ("must be set with `pulumi config set --secret`")
+    )
+    assert out == [f"{WHERE}: {field}: {hint}"]
+    assert all(CANARY not in line and "12345" not in line for line in out)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("mailgun:apiKey", {"secure": "AAAB"}),
+        ("cloudflare:apiToken", {"secure": "AAAB"}),
+        ("vendor:apiKeys", {"eu": {"secure": "AAAB"}, "us": {"secure": "AAAC"}}),
+        ("vendor:auth", {"user": "ops", "password": {"secure": "AAAB"}}),
+        # Names that name a key rather than hold one, and public keys.
+        ("aws:keyPair", "ops-keypair"),
+        ("aws:kmsKeyId", "alias/mailfleet"),
+        ("vendor:keyName", "deploy"),
+        ("vendor:publicKey", "ssh-ed25519 AAAA"),
+        ("aws:profile", "ops"),
+        ("aws:sharedCredentialsFiles", ["~/.aws/credentials"]),
+        ("vendor:tree", {"a": {"b": {"c": "d"}}}),
+    ],
+)
+def test_encrypted_secrets_and_non_secret_names_are_accepted(key: str, value: Any) -> None:
+    stack, problems = stack_from_data(WHERE, "eu", with_key(key, value))
+    assert problems == [] and stack is not None
+
+
+def test_secret_names() -> None:
+    secret = ["mailgun:apiKey", "apikey", "x:API_KEY", "aws:secretKey", "x:sessionToken", "x:passwd", "x:key"]
+    secret += ["x:apiKeys", "x:keys"]
+    plain = ["aws:keyPair", "aws:kmsKeyId", "x:publicKey", "x:public_keys", "aws:region", "x:keyring"]
+    assert [k for k in secret if not secret_name(k)] == []
+    assert [k for k in plain if secret_name(k)] == []
+
+
+def test_shared_and_cyclic_structures_are_walked_once() -> None:
+    # YAML aliases share nodes: 2**40 paths through 40 shared levels, and nodes inside themselves.
+    node: Any = {"password": {"secure": "AAAB"}}
+    for _ in range(40):
+        node = [node, node]
+    empty_cycle: list[Any] = []
+    empty_cycle.append(empty_cycle)
+    clear_cycle: list[Any] = ["clear"]
+    clear_cycle.append(clear_cycle)
+    data = with_key("vendor:wide", node)
+    data["config"]["vendor:cycle"] = clear_cycle
+    data["config"]["vendor:emptyKey"] = empty_cycle  # nothing in it is in clear
+    data["config"]["vendor:cycleKey"] = clear_cycle
+    # Two nodes inside each other, the clear value in the second one met.
+    a: list[Any] = []
+    d: list[Any] = [a]
+    a.extend([d, "clear"])
+    data["config"]["vendor:first"] = a
+    data["config"]["vendor:secondKey"] = d
+    assert lines(data) == [
+        f"{WHERE}: config.vendor:cycleKey: must be set with `pulumi config set --secret`",
+        f"{WHERE}: config.vendor:secondKey: must be set with `pulumi config set --secret`",
+    ]
+
+
+def test_deeply_nested_stack_file_is_one_problem(tmp_path: Path) -> None:
+    text = (REPO / "Pulumi.eu.yaml").read_text() + "  vendor:x: " + "[" * 10_000 + "]" * 10_000 + "\n"
+    (tmp_path / "Pulumi.eu.yaml").write_text(text)
+    with pytest.raises(InvalidData) as exc:
+        load_stack(tmp_path, "eu")
+    line_no = text.count("\n")
+    assert exc.value.lines() == [
+        f"{tmp_path / 'Pulumi.eu.yaml'}: line {line_no}: nesting deeper than {MAX_NESTING} levels"
+    ]
 
 
 def test_a_secret_for_a_required_key_also_reports_it_missing() -> None:

@@ -150,6 +150,8 @@ CASES: list[tuple[dict[str, Any], str, Any, str, str]] = [
     (BASE, "sender_domain.name", "acme", "sender_domain.name", "at least two labels"),
     (BASE, "sender_domain.name", "acme.no.", "sender_domain.name", "must not end with a dot"),
     (BASE, "sender_domain.name", "bücher.de", "sender_domain.name", "xn--"),
+    (BASE, "sender_domain.name", "xn--zz.no", "sender_domain.name", "not a valid IDNA A-label"),
+    (BASE, "sender_domain.name", "mail.xn--a-ecp.ru", "sender_domain.name", "not a valid IDNA A-label"),
     (BASE, "sender_domain.colour", "x", "sender_domain.colour", "unknown field"),
     (
         BASE,
@@ -178,6 +180,13 @@ CASES: list[tuple[dict[str, Any], str, Any, str, str]] = [
         "invalid label",
     ),
     (BASE, "sender_domain.spf_includes", ["ip4:192.0.2.1"], "sender_domain.spf_includes.0", "invalid label"),
+    (
+        BASE,
+        "sender_domain.spf_includes",
+        ["sendgrid.net", "_spf.xn--a-ecp.ru"],
+        "sender_domain.spf_includes.1",
+        "not a valid IDNA A-label",
+    ),
     (
         BASE,
         "sender_domain.spf_includes",
@@ -211,6 +220,14 @@ CASES: list[tuple[dict[str, Any], str, Any, str, str]] = [
     (BASE, "dmarc.rua", ["mailto:d@acme.no!1x"], "dmarc.rua.0", "invalid size limit"),
     (BASE, "dmarc.rua", ["mailto:d@acme.no", "mailto:d@acme.no"], "dmarc.rua", "listed twice"),
     (BASE, "dmarc.ruf", ["https://acme.no"], "dmarc.ruf.0", "must be a mailto: URI"),
+    (BASE, "dmarc.rua", ["mailto:d@xn--zz.no"], "dmarc.rua.0", "not a valid IDNA A-label"),
+    (
+        BASE,
+        "dmarc.ruf",
+        ["mailto:d@acme.no", "mailto:f@r.xn--zz.no"],
+        "dmarc.ruf.1",
+        "not a valid IDNA A-label",
+    ),
     (BASE, "dmarc.ruf", ["mailto:f@acme.no", "mailto:f@acme.no"], "dmarc.ruf", "listed twice"),
     # dkim
     (BASE, "dkim", 2048, "dkim", "valid dictionary"),
@@ -219,6 +236,10 @@ CASES: list[tuple[dict[str, Any], str, Any, str, str]] = [
     (BASE, "dkim.bits", 4096, "dkim.bits", "1024 or 2048"),
     (BASE, "dkim.bits", 512, "dkim.bits", "1024 or 2048"),
     (BASE, "dkim.bits", "2048", "dkim.bits", "1024 or 2048"),
+    # Strict typing: a float equal to an allowed integer is still not an integer.
+    (BASE, "dkim.bits", 2048.0, "dkim.bits", "1024 or 2048, written as an integer (not a float)"),
+    (BASE, "dkim.bits", 1024.0, "dkim.bits", "written as an integer (not a float)"),
+    (BASE, "dkim.bits", True, "dkim.bits", "1024 or 2048"),
     (BASE, "dkim.algorithm", "ed25519", "dkim.algorithm", "unknown field"),
     # outbound
     (BASE, "outbound", "smtp", "outbound", "valid dictionary"),
@@ -238,6 +259,15 @@ CASES: list[tuple[dict[str, Any], str, Any, str, str]] = [
     (SMTP, "outbound.smtp.port", 0, "outbound.smtp.port", "greater than or equal to 1"),
     (SMTP, "outbound.smtp.port", 65536, "outbound.smtp.port", "less than or equal to 65535"),
     (SMTP, "outbound.smtp.port", "587", "outbound.smtp.port", "valid integer"),
+    (
+        SMTP,
+        "outbound.smtp.port",
+        587.0,
+        "outbound.smtp.port",
+        "valid integer, written without a decimal point",
+    ),
+    (SMTP, "outbound.smtp.port", True, "outbound.smtp.port", "valid integer"),
+    (SMTP, "outbound.smtp.host", "smtp.xn--zz.no", "outbound.smtp.host", "not a valid IDNA A-label"),
     (SMTP, "outbound.smtp.password", "hunter2", "outbound.smtp.password", "unknown field"),
     # migration is written by `mailfleet migrate` only; a hand-written scalar is refused.
     (BASE, "migration", "eu", "migration", "valid dictionary"),
@@ -296,3 +326,50 @@ def test_validation_messages_do_not_echo_the_whole_input() -> None:
     secretish = "s3cr3t-" + "x" * 50
     lines = problem_lines(mutate(BASE, "tracking", secretish), WHERE)
     assert lines and all(secretish not in line for line in lines)
+
+
+MIGRATION = {
+    "from": "us",
+    "to": "eu",
+    "started_at": "2026-11-24T01:00:00+00:00",
+    "platform_domain": "acme.mail.example.com",
+    "platform_zone_id": "Z04EXAMPLEUS0001",
+    "original_ttl": 3600,
+    "owner": {"host": "ops-1", "pid": 4242, "since": "2026-11-24T01:00:00+00:00"},
+    "export": {
+        "path": "exports/acme.json",
+        "sha256": "0" * 64,
+        "routes": 1,
+        "webhooks": 5,
+        "suppressions": 0,
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("original_ttl", "migration.original_ttl"),
+        ("lowered_ttl", "migration.lowered_ttl"),
+        ("owner.pid", "migration.owner.pid"),
+        ("export.routes", "migration.export.routes"),
+        ("export.webhooks", "migration.export.webhooks"),
+        ("export.suppressions", "migration.export.suppressions"),
+    ],
+)
+def test_every_integer_of_the_migration_block_refuses_a_float(path: str, field: str) -> None:
+    base = way1(region="us", migration=copy.deepcopy(MIGRATION))
+    assert problem_lines(base) == []
+    lines = problem_lines(mutate(base, f"migration.{path}", 60.0))
+    assert lines == [
+        f"{WHERE}: {field}: Input should be a valid integer, written without a decimal point (not a float)"
+    ]
+
+
+def test_the_migration_platform_domain_must_be_a_valid_a_label() -> None:
+    base = way1(region="us", migration=copy.deepcopy(MIGRATION))
+    lines = problem_lines(mutate(base, "migration.platform_domain", "acme.xn--zz.com"))
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        f"{WHERE}: migration.platform_domain: domain 'acme.xn--zz.com' has a label 'xn--zz'"
+    )
