@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Fields of a Mailgun domain whose change makes pulumi-mailgun REPLACE (delete, then create)
-# the domain (DESIGN.md). ``plan``/``diff``/``validate`` flag changes to them.
+# the domain (pulumi-mailgun's schema marks them ForceNew). ``plan``/``diff``/``validate`` flag
+# changes to them.
 DOMAIN_REPLACE_FIELDS = (
     "region",
     "dkim_selector",

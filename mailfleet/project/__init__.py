@@ -161,15 +161,15 @@ class Project:
         project.problems.extend(region_problems(project.stacks, lambda n: str(stack_file(stacks_dir, n))))
         loaded: Loaded = load_tenants(tenants_dir, paths)
         project.problems.extend(loaded.problems)
-        for slug, tenant in loaded.tenants.items():
-            problems = tenant_problems(tenant, str(loaded.paths[slug]))
+        candidates = [(t, loaded.paths[slug]) for slug, t in loaded.tenants.items()]
+        if extra is not None:
+            candidates.append(extra)
+        stacks = list(project.stacks.values())
+        for tenant, path in candidates:
+            problems = tenant_problems(tenant, str(path), stacks)
             if problems:
                 project.problems.extend(problems)
                 continue
-            project.tenants[slug] = tenant
-            project.paths[slug] = loaded.paths[slug]
-        if extra is not None:
-            tenant, path = extra
             project.tenants[tenant.slug] = tenant
             project.paths[tenant.slug] = path
         regions = {s.region for s in project.stacks.values()}
