@@ -1,8 +1,10 @@
 """Errors the CLI turns into one line per problem and an exit code.
 
-Contract: library code raises these and never prints; ``mailfleet.cli.app.main``
-prints ``str(problem)`` for each problem on stderr and exits with ``exit_code``.
-Messages must never contain secrets (API keys, tokens, passwords, private keys).
+Contract: library code raises these and never prints. The kind of error says what went wrong:
+``UsageError``, the command's input (a flag, an argument, the environment); any other
+``MailfleetError``, the data or the outside world. Only ``mailfleet.cli`` turns them into
+lines (naming flags) and exit codes. Messages must never contain secrets (API keys, tokens,
+passwords, private keys).
 """
 
 from __future__ import annotations
@@ -28,9 +30,7 @@ class Problem:
 
 
 class MailfleetError(Exception):
-    """Base class; ``exit_code`` is what the CLI exits with."""
-
-    exit_code = 1
+    """Base class of every error mailfleet reports as problems."""
 
     def __init__(self, message: str = "", problems: list[Problem] | None = None) -> None:
         self.problems: list[Problem] = list(problems or [])
@@ -43,12 +43,8 @@ class MailfleetError(Exception):
 
 
 class InvalidData(MailfleetError):
-    """Tenant or stack data is invalid (exit 1)."""
-
-    exit_code = 1
+    """Tenant or stack data is invalid."""
 
 
 class UsageError(MailfleetError):
-    """The command line is wrong (exit 2)."""
-
-    exit_code = 2
+    """The command's input is wrong: a flag, an argument, an environment variable."""

@@ -39,9 +39,7 @@ DEFAULT_LOCK_TIMEOUT = 120.0
 
 class LockTimeout(MailfleetError):
     """The directory lock could not be taken: another process held it for longer than the
-    timeout, or the lock file cannot be opened (exit 1)."""
-
-    exit_code = 1
+    timeout, or the lock file cannot be opened."""
 
 
 def lock_path(directory: Path) -> Path:

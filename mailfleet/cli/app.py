@@ -20,7 +20,7 @@ from typer.core import TyperGroup
 from mailfleet import __version__
 from mailfleet.cli.common import HELP_OPTIONS, Settings, configure_logging, default_root, err
 from mailfleet.cli.flags import to_cli
-from mailfleet.errors import MailfleetError
+from mailfleet.errors import MailfleetError, UsageError
 
 # command -> (module exposing ``app``, the summary `mailfleet --help` lists)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -137,6 +137,11 @@ def root(
     configure_logging(verbose)
 
 
+def exit_code(exc: MailfleetError) -> int:
+    """2 for a usage error (the command's input), 1 for invalid data or a failed operation."""
+    return 2 if isinstance(exc, UsageError) else 1
+
+
 def main() -> None:
     """Console-script entry point: one line per problem, exit 1 (data) or 2 (usage)."""
     try:
@@ -144,7 +149,7 @@ def main() -> None:
     except MailfleetError as exc:
         for line in exc.lines() if not exc.problems else [str(to_cli(p)) for p in exc.problems]:
             err(line)
-        sys.exit(exc.exit_code)
+        sys.exit(exit_code(exc))
     except KeyboardInterrupt:
         err("interrupted")
         sys.exit(130)

@@ -54,9 +54,7 @@ BLOCK_HEADER = "# Written by `mailfleet migrate` (its journal); do not edit by h
 
 
 class MigrationBusy(MailfleetError):
-    """Another process is migrating this tenant right now (exit 1)."""
-
-    exit_code = 1
+    """Another process is migrating this tenant right now."""
 
 
 def migrations_dir(tenants_dir: Path) -> Path:

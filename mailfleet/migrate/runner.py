@@ -34,9 +34,7 @@ from mailfleet.errors import MailfleetError
 
 
 class RunnerError(MailfleetError):
-    """A Pulumi operation failed (exit 1); the message names the stack and never a secret."""
-
-    exit_code = 1
+    """A Pulumi operation failed; the message names the stack and never a secret."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from mailfleet.errors import InvalidData, Problem, UsageError
-from mailfleet.loader import parse_yaml, tenant_paths, yaml_problem
+from mailfleet.loader import parse_yaml, scan_tenants, tenant_paths, yaml_problem
 from mailfleet.model.load import load_stack
 from mailfleet.model.stack import discover_stacks
 from mailfleet.model.tenant import Tenant
@@ -103,14 +103,16 @@ def validate_project(tenants_dir: Path, stacks_dir: Path, paths: list[Path] | No
     report = Report()
     given = list(paths or [])
     if not given:
+        # Entries that are not tenant files are problems, and every other file is still checked.
         try:
-            all_tenants = tenant_paths(tenants_dir)
+            all_tenants, listing = scan_tenants(tenants_dir)
         except InvalidData as exc:
             report.problems.extend(exc.problems)
             return report
+        report.problems.extend(listing)
         project = Project.load(tenants_dir, stacks_dir, strict=False, tenant_paths=all_tenants)
         report.problems.extend(project.problems)
-        report.tenant_files = len(all_tenants)
+        report.tenant_files = len(all_tenants) + len(listing)
         report.stack_files = len(discover_stacks(stacks_dir))
         _count_regions(report, project.tenants)
         report.warnings.extend(warnings(project))
@@ -129,8 +131,9 @@ def validate_project(tenants_dir: Path, stacks_dir: Path, paths: list[Path] | No
     if not tenant_files:
         return report
     # Check the given tenant files against every other tenant file.
+    # ... those that are tenant files: a broken entry elsewhere does not stop the check.
     try:
-        others = tenant_paths(tenants_dir) if tenants_dir.is_dir() else []
+        others = scan_tenants(tenants_dir)[0] if tenants_dir.is_dir() else []
     except InvalidData:
         others = []
     chosen = {p.resolve(): p for p in others}
