@@ -153,6 +153,7 @@ class Manager:
         retries: int,
         concurrency: int,
         dkim_keys: dict[str, str],
+        dkim_keys_source: str = "the expected keys",
         api_key: str = "",
         trigger_verify: bool = False,
         api_retries: int = 5,
@@ -162,7 +163,7 @@ class Manager:
         from mailfleet.check.run import check_tenants
         from mailfleet.check.runner import CheckOptions
 
-        options = CheckOptions(dkim_keys=dkim_keys)
+        options = CheckOptions(dkim_keys=dkim_keys, dkim_keys_source=dkim_keys_source)
         if trigger_verify and not api_key:
             raise UsageError(
                 problems=[param_problem("trigger_verify", f"needs {API_KEY_ENV} in the environment")]

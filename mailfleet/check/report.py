@@ -13,11 +13,11 @@ import sys
 from typing import IO, ClassVar
 
 import orjson
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from mailfleet.check import result as res
+from mailfleet.terminal import console
 
 FULL_TABLE_TENANTS = 20
 MAX_CELL = 90
@@ -44,8 +44,8 @@ class TableReport:
         res.ERROR: "yellow",
     }
 
-    def __init__(self, console: object | None = None) -> None:
-        self.console = console
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self.stream = stream
 
     def rows(self, result: res.RunResult) -> list[tuple[str, ...]]:
         full = len(result.tenants) <= FULL_TABLE_TENANTS
@@ -80,7 +80,7 @@ class TableReport:
         )
 
     def run(self, result: res.RunResult) -> None:
-        con = self.console or Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+        con = console(self.stream or sys.stdout)
         rows = self.rows(result)
         if rows:
             table = Table(show_lines=False, header_style="bold")

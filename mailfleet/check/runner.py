@@ -44,7 +44,7 @@ PRIMARY_TYPES = {
 @dataclass
 class CheckOptions:
     dkim_keys: dict[str, str] = field(default_factory=dict)  # record name or domain -> base64 key
-    dkim_keys_source: str = "--dkim-keys"
+    dkim_keys_source: str = "the expected keys"  # where dkim_keys came from, as output shows it
     mailgun: MailgunState | None = None
 
 

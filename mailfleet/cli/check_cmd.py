@@ -18,7 +18,6 @@ from mailfleet.check.result import RunResult
 from mailfleet.cli.common import RegionOption, TableJson, command_app, manager
 from mailfleet.errors import Problem, UsageError
 from mailfleet.manager import API_KEY_ENV
-from mailfleet.terminal import console
 
 PROGRESS_MIN_TENANTS = 20
 
@@ -128,6 +127,7 @@ def check(
             retries=retries,
             concurrency=concurrency,
             dkim_keys=keys,
+            dkim_keys_source="--dkim-keys",
             api_key=api_key,
             trigger_verify=trigger_verify,
             api_retries=api_retries,
@@ -139,7 +139,7 @@ def check(
             result = run()
     else:
         result = run()
-    OUTPUTS[fmt.value](sys.stdout if fmt is TableJson.json else console(sys.stdout)).run(result)
+    OUTPUTS[fmt.value](sys.stdout).run(result)
     raise typer.Exit(result.exit_code)
 
 
