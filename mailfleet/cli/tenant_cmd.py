@@ -22,6 +22,7 @@ from mailfleet.cli.common import (
     out,
     print_json,
 )
+from mailfleet.cli.flags import flag_of
 from mailfleet.desired.state import TenantState
 from mailfleet.errors import InvalidData, Problem
 from mailfleet.model.stack import StackConfig
@@ -62,64 +63,47 @@ class ShowFormat(StrEnum):
     json = "json"
 
 
-def tenant_data_from_flags(**flags: Any) -> tuple[dict[str, Any], list[Problem]]:
-    """The tenant mapping the flags describe (unset options take the schema default), and the
-    problems with flag combinations (a flag that only applies with another one), by field."""
+# `tenant add` option -> the tenant field it sets, and the option it needs set too (if any).
+FIELD_OF_OPTION: dict[str, tuple[str, str | None]] = {
+    "name": ("name", None),
+    "region": ("region", None),
+    "mailbox": ("mailboxes", None),
+    "sender_domain": ("sender_domain.name", None),
+    "dns": ("sender_domain.dns", "sender_domain"),
+    "spf_include": ("sender_domain.spf_includes", "sender_domain"),
+    "spf_all": ("sender_domain.spf_all", "sender_domain"),
+    "dmarc_policy": ("dmarc.policy", None),
+    "dmarc_rua": ("dmarc.rua", None),
+    "dmarc_ruf": ("dmarc.ruf", None),
+    "dkim_selector": ("dkim.selector", None),
+    "dkim_bits": ("dkim.bits", None),
+    "tracking": ("tracking", None),
+    "outbound_service": ("outbound.service", None),
+    "outbound_marketing": ("outbound.marketing", None),
+    "smtp_host": ("outbound.smtp.host", None),
+    "smtp_port": ("outbound.smtp.port", "smtp_host"),
+}
+
+
+def tenant_data_from_flags(slug: str, **options: Any) -> tuple[dict[str, Any], list[Problem]]:
+    """The tenant mapping the options describe (unset options take the schema default), and the
+    problems with option combinations (an option that only applies with another one), by field."""
     usage: list[Problem] = []
-    data: dict[str, Any] = {
-        "slug": flags["slug"],
-        "name": flags["name"] if flags["name"] is not None else flags["slug"],
-        "region": flags["region"],
-    }
-    if not flags["mailbox"]:
+    data: dict[str, Any] = {"slug": slug, "name": slug}
+    if not options.get("mailbox"):
         usage.append(Problem("", "mailboxes", "at least one --mailbox is required (e.g. --mailbox support)"))
-    data["mailboxes"] = list(flags["mailbox"] or [])
-    if flags["sender_domain"] is not None:
-        sender: dict[str, Any] = {"name": flags["sender_domain"]}
-        if flags["dns"] is not None:
-            sender["dns"] = flags["dns"]
-        if flags["spf_include"]:
-            sender["spf_includes"] = list(flags["spf_include"])
-        if flags["spf_all"] is not None:
-            sender["spf_all"] = flags["spf_all"]
-        data["sender_domain"] = sender
-    else:
-        for key in ("dns", "spf_include", "spf_all"):
-            if flags[key]:
-                field = "sender_domain." + ("spf_includes" if key == "spf_include" else key)
-                usage.append(Problem("", field, "only applies with --sender-domain"))
-    dmarc: dict[str, Any] = {}
-    if flags["dmarc_policy"] is not None:
-        dmarc["policy"] = flags["dmarc_policy"]
-    if flags["dmarc_rua"]:
-        dmarc["rua"] = list(flags["dmarc_rua"])
-    if flags["dmarc_ruf"]:
-        dmarc["ruf"] = list(flags["dmarc_ruf"])
-    if dmarc:
-        data["dmarc"] = dmarc
-    dkim: dict[str, Any] = {}
-    if flags["dkim_selector"] is not None:
-        dkim["selector"] = flags["dkim_selector"]
-    if flags["dkim_bits"] is not None:
-        dkim["bits"] = flags["dkim_bits"]
-    if dkim:
-        data["dkim"] = dkim
-    if flags["tracking"] is not None:
-        data["tracking"] = flags["tracking"]
-    outbound: dict[str, Any] = {}
-    if flags["outbound_service"] is not None:
-        outbound["service"] = flags["outbound_service"]
-    if flags["outbound_marketing"] is not None:
-        outbound["marketing"] = flags["outbound_marketing"]
-    if flags["smtp_host"] is not None:
-        smtp: dict[str, Any] = {"host": flags["smtp_host"]}
-        if flags["smtp_port"] is not None:
-            smtp["port"] = flags["smtp_port"]
-        outbound["smtp"] = smtp
-    elif flags["smtp_port"] is not None:
-        usage.append(Problem("", "outbound.smtp.port", "only applies with --smtp-host"))
-    if outbound:
-        data["outbound"] = outbound
+    for option, (field, needs) in FIELD_OF_OPTION.items():
+        value = options.get(option)
+        if value is None or value == []:
+            continue
+        if needs is not None and options.get(needs) is None:
+            usage.append(Problem("", field, f"only applies with {flag_of(FIELD_OF_OPTION[needs][0])}"))
+            continue
+        *parents, leaf = field.split(".")
+        node = data
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = list(value) if isinstance(value, list | tuple) else value
     return data, usage
 
 
@@ -264,7 +248,7 @@ def add(
     """
     api = manager(ctx)
     data, usage = tenant_data_from_flags(
-        slug=slug,
+        slug,
         name=name,
         region=region,
         mailbox=mailbox,
