@@ -6,7 +6,8 @@ whose futures need the thread's event loop, and a module-level call relies on th
 loop Python 3.12 deprecates and 3.14 removes (pulumi/pulumi#24338; Pulumi's unit-testing
 guide now uses one loop per test). It runs inside a real root ``Stack`` so that
 ``pulumi.export`` values are registered, and returns the ``RecordingMonitor`` that saw every
-registration with its options (parent, provider, protect, delete_before_replace, depends_on),
+registration with its options (parent, provider, protect, delete_before_replace, depends_on,
+import id, retain_on_delete, ignore_changes, property dependencies),
 its inputs (secrets kept wrapped, so tests can tell what is secret) and the stack outputs.
 
 ``MailfleetMocks`` answers like the providers would after create: a Mailgun ``Domain`` gets
@@ -22,7 +23,7 @@ import hashlib
 import json
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pulumi.runtime import mocks as pulumi_mocks
@@ -126,6 +127,10 @@ class Registration:
     delete_before_replace: bool
     dependencies: list[str]
     inputs: dict[str, Any]  # deserialized; secrets are still wrapped (see is_secret)
+    import_id: str = ""
+    retain_on_delete: bool = False
+    ignore_changes: tuple[str, ...] = ()
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
 
     def plain(self, key: str) -> Any:
         return unwrap(self.inputs.get(key))
@@ -159,6 +164,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     delete_before_replace=request.deleteBeforeReplace,
                     dependencies=list(request.dependencies),
                     inputs=rpc.deserialize_properties(request.object, keep_internal=False),
+                    import_id=request.importId,
+                    retain_on_delete=request.retainOnDelete,
+                    ignore_changes=tuple(request.ignoreChanges),
+                    property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
                 )
             )
         return response

@@ -34,13 +34,16 @@ import pulumi_mailgun as mailgun
 from components.providers import RegionProviders
 from components.secrets import StackSecrets
 from mailfleet.desired import naming
-from mailfleet.desired.state import DnsRecord, TenantState
+from mailfleet.desired.state import Adopted, DnsRecord, TenantState
 from mailfleet.records import txt
 
 log = logging.getLogger("components.tenant_mail")
 
 TYPE_TOKEN = naming.COMPONENT_TYPE
-CREDENTIAL_LOGIN = "crm"
+CREDENTIAL_LOGIN = naming.CREDENTIAL_LOGIN
+# pulumi-mailgun's Read never sets these: an imported domain shows them as null, and each
+# forces a replacement (delete, then create) that ``protect`` would then block.
+ADOPTED_DOMAIN_IGNORE = ("dkim_selector", "dkim_key_size", "force_dkim_authority")
 
 
 def credential_parameter(slug: str, domain: str) -> str:
@@ -135,6 +138,21 @@ class TenantMail(pulumi.ComponentResource):
     def _opts(self, provider: pulumi.ProviderResource, **kw: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, provider=provider, **kw)
 
+    @staticmethod
+    def _adoption(adopted: Adopted | None, ignore: tuple[str, ...] = ()) -> dict[str, Any]:
+        """Options of an item that existed before mailfleet: imported into state rather than
+        created, never deleted by Pulumi (``retain_on_delete``: removing the tenant gives it
+        back), and ``ignore`` for fields the provider cannot read back (they would otherwise
+        force a replacement of something mailfleet does not own the history of)."""
+        if adopted is None:
+            return {}
+        kw: dict[str, Any] = {"retain_on_delete": True}
+        if adopted.import_id is not None:
+            kw["import_"] = adopted.import_id
+        if ignore:
+            kw["ignore_changes"] = list(ignore)
+        return kw
+
     def _add(self, key: str, resource: pulumi.Resource) -> None:
         self.resources.setdefault(key, []).append(resource)
 
@@ -157,7 +175,12 @@ class TenantMail(pulumi.ComponentResource):
                 # Changing region/selector/key size/spam action/wildcard/DKIM authority replaces
                 # the domain, and a domain name exists once across regions: delete first, and
                 # refuse to delete at all unless someone unprotects it on purpose.
-                opts=self._opts(self._region_providers.mailgun, protect=True, delete_before_replace=True),
+                opts=self._opts(
+                    self._region_providers.mailgun,
+                    protect=True,
+                    delete_before_replace=True,
+                    **self._adoption(d.adopted, ADOPTED_DOMAIN_IGNORE),
+                ),
             )
             self.domains[d.name] = domain
             self._add(d.key, domain)
@@ -171,7 +194,7 @@ class TenantMail(pulumi.ComponentResource):
                 expression=r.expression,
                 actions=list(r.actions),
                 region=r.region,
-                opts=self._opts(self._region_providers.mailgun),
+                opts=self._opts(self._region_providers.mailgun, **self._adoption(r.adopted)),
             )
             self._add(r.key, route)
 
@@ -183,7 +206,11 @@ class TenantMail(pulumi.ComponentResource):
                 kind=w.kind,
                 urls=list(w.urls),
                 region=w.region,
-                opts=self._opts(self._region_providers.mailgun, depends_on=[self.domains[w.domain]]),
+                opts=self._opts(
+                    self._region_providers.mailgun,
+                    depends_on=[self.domains[w.domain]],
+                    **self._adoption(w.adopted),
+                ),
             )
             self._add(w.key, hook)
 
@@ -194,14 +221,24 @@ class TenantMail(pulumi.ComponentResource):
             return
         slug = self._tenant_state.slug
         password = self._stack_secrets.credential_password(name)
+        adopted = self._tenant_state.credential_adopted
         credential = mailgun.DomainCredential(
             naming.credential(slug, name),
             domain=name,
             login=CREDENTIAL_LOGIN,
             password=password,
             region=self._tenant_state.region,
-            opts=self._opts(self._region_providers.mailgun, depends_on=[self.domains[name]]),
+            # An adopted login keeps the password the CRM already uses: Mailgun never returns
+            # passwords, so Pulumi must not try to set ours.
+            opts=self._opts(
+                self._region_providers.mailgun,
+                depends_on=[self.domains[name]],
+                **self._adoption(adopted, ("password",)),
+            ),
         )
+        self._add(f"credential:{name}", credential)
+        if adopted is not None:
+            return  # its password is not ours to publish
         param = aws.ssm.Parameter(
             naming.credential_parameter(slug, name),
             name=credential_parameter(slug, name),
@@ -210,7 +247,6 @@ class TenantMail(pulumi.ComponentResource):
             description=f"mailfleet {slug}: Mailgun SMTP password of {CREDENTIAL_LOGIN}@{name}",
             opts=self._opts(self._region_providers.aws, depends_on=[credential]),
         )
-        self._add(f"credential:{name}", credential)
         self._add(f"credential:{name}", param)
 
     # -- DNS ------------------------------------------------------------------------------
@@ -255,7 +291,7 @@ class TenantMail(pulumi.ComponentResource):
             type=record.type,
             ttl=record.ttl,
             records=values,
-            opts=self._opts(self._region_providers.aws),
+            opts=self._opts(self._region_providers.aws, **self._adoption(record.adopted)),
         )
         self._add(record.key, rec)
 
@@ -280,7 +316,7 @@ class TenantMail(pulumi.ComponentResource):
                 type=record.type,
                 ttl=record.ttl,
                 content=content,
-                opts=self._opts(provider),
+                opts=self._opts(provider, **self._adoption(record.adopted)),
                 **kw,
             )
             self._add(record.key, rec)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from mailfleet.desired import adopt
 from mailfleet.desired.rules import MAILGUN_SPF_INCLUDE
 from mailfleet.desired.state import (
     TRACKING_WEBHOOK_KINDS,
@@ -26,7 +27,7 @@ from mailfleet.model.migration import (
 )
 from mailfleet.model.region import REGIONS
 from mailfleet.model.stack import StackConfig
-from mailfleet.model.tenant import Tenant
+from mailfleet.model.tenant import DEFAULT_DMARC_POLICY, Tenant
 from mailfleet.records import dkim, dmarc, mx, spf, tracking
 
 ROUTE_PRIORITY = 10
@@ -131,7 +132,7 @@ def _domain_records(
             "dmarc",
             dmarc.record_name(domain),
             "TXT",
-            (dmarc.value(tenant.dmarc.policy, rua, tenant_ruf),),
+            (dmarc.value(tenant.dmarc.policy or DEFAULT_DMARC_POLICY, rua, tenant_ruf),),
         )
     )
     if tenant.tracking:
@@ -273,7 +274,7 @@ def _build_full(tenant: Tenant, stack: StackConfig) -> TenantState:
         egress_ips=tuple(stack.egress_ips) if tenant.uses_smtp else (),
         secret_parameter=f"/mailfleet/{slug}/smtp-password" if tenant.uses_smtp else None,
     )
-    return state
+    return adopt.apply(tenant, state, stack.dmarc_rua)
 
 
 def tenants_for_stack(tenants: dict[str, Tenant] | list[Tenant], stack: StackConfig) -> list[Tenant]:

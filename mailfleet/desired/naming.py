@@ -12,6 +12,7 @@ from __future__ import annotations
 from mailfleet.desired.state import DnsRecord, MailgunDomain, MailgunRoute, MailgunWebhook
 
 COMPONENT_TYPE = "mailfleet:index:TenantMail"
+CREDENTIAL_LOGIN = "crm"  # the CRM's Mailgun SMTP login on a tenant's sending domain
 
 # Pulumi type tokens of the children that migrate moves or looks for.
 TYPE_MAILGUN_DOMAIN = "mailgun:index/domain:Domain"

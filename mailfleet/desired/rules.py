@@ -61,7 +61,27 @@ def _spf_problems(tenant: Tenant, where: str) -> list[Problem]:
         spf.merge(MAILGUN_SPF_INCLUDE, sender.spf_includes, sender.spf_all, domain=sender.name)
     except ValueError as exc:
         return [Problem(where, "sender_domain", str(exc))]
+    existing = adopted_spf(tenant)
+    if existing is not None:
+        # The record mailfleet publishes is the customer's with its part merged in: the
+        # limits apply to all of it, the customer's own senders included.
+        try:
+            spf.check_record(
+                spf.merge_into(existing, [MAILGUN_SPF_INCLUDE, *sender.spf_includes]), domain=sender.name
+            )
+        except ValueError as exc:
+            return [Problem(where, "adopted.dns", f"merged with the customer's SPF record: {exc}")]
     return []
+
+
+def adopted_spf(tenant: Tenant) -> str | None:
+    """The customer's SPF record found at the sender domain when it was adopted, if any."""
+    sender = tenant.sender_domain
+    dns = tenant.adopted.dns if tenant.adopted is not None else None
+    if sender is None or dns is None:
+        return None
+    found = dns.find(sender.name, "TXT")
+    return found.spf if found is not None else None
 
 
 MAX_NAME_OCTETS = names.MAX_DOMAIN_OCTETS

@@ -21,6 +21,29 @@ DOMAIN_REPLACE_FIELDS = (
     "force_dkim_authority",
 )
 
+
+@dataclass(frozen=True, slots=True)
+class Adopted:
+    """An item that existed before mailfleet: imported into Pulumi state (``import_id``), never
+    deleted by it (``retain_on_delete``), and given back on release with ``original`` values
+    (DNS records: the RRset's values as they were; empty for Mailgun resources)."""
+
+    import_id: str | None
+    original: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"import_id": self.import_id}
+        if self.original:
+            out["original"] = list(self.original)
+        return out
+
+
+def _with_adopted(data: dict[str, Any], adopted: Adopted | None) -> dict[str, Any]:
+    if adopted is not None:
+        data["adopted"] = adopted.as_dict()
+    return data
+
+
 WEBHOOK_KINDS = ("delivered", "permanent_fail", "temporary_fail", "complained", "unsubscribed")
 TRACKING_WEBHOOK_KINDS = ("opened", "clicked")
 
@@ -39,25 +62,29 @@ class MailgunDomain:
     open_tracking: bool = False
     click_tracking: bool = False
     web_scheme: str = "https"
+    adopted: Adopted | None = None
 
     @property
     def key(self) -> str:
         return f"domain:{self.name}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "region": self.region,
-            "role": self.role,
-            "dkim_selector": self.dkim_selector,
-            "dkim_key_size": self.dkim_key_size,
-            "spam_action": self.spam_action,
-            "wildcard": self.wildcard,
-            "force_dkim_authority": self.force_dkim_authority,
-            "open_tracking": self.open_tracking,
-            "click_tracking": self.click_tracking,
-            "web_scheme": self.web_scheme,
-        }
+        return _with_adopted(
+            {
+                "name": self.name,
+                "region": self.region,
+                "role": self.role,
+                "dkim_selector": self.dkim_selector,
+                "dkim_key_size": self.dkim_key_size,
+                "spam_action": self.spam_action,
+                "wildcard": self.wildcard,
+                "force_dkim_authority": self.force_dkim_authority,
+                "open_tracking": self.open_tracking,
+                "click_tracking": self.click_tracking,
+                "web_scheme": self.web_scheme,
+            },
+            self.adopted,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,20 +98,24 @@ class MailgunRoute:
     expression: str
     actions: tuple[str, ...]
     description: str
+    adopted: Adopted | None = None
 
     @property
     def key(self) -> str:
         return f"route:{self.address}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "address": self.address,
-            "region": self.region,
-            "priority": self.priority,
-            "expression": self.expression,
-            "actions": list(self.actions),
-            "description": self.description,
-        }
+        return _with_adopted(
+            {
+                "address": self.address,
+                "region": self.region,
+                "priority": self.priority,
+                "expression": self.expression,
+                "actions": list(self.actions),
+                "description": self.description,
+            },
+            self.adopted,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,13 +125,15 @@ class MailgunWebhook:
     region: str
     kind: str
     urls: tuple[str, ...]
+    adopted: Adopted | None = None
 
     @property
     def key(self) -> str:
         return f"webhook:{self.domain}:{self.kind}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"domain": self.domain, "region": self.region, "kind": self.kind, "urls": list(self.urls)}
+        data = {"domain": self.domain, "region": self.region, "kind": self.kind, "urls": list(self.urls)}
+        return _with_adopted(data, self.adopted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +157,7 @@ class DnsRecord:
     values: tuple[str, ...] = ()
     from_mailgun: bool = False
     mailgun_domain: str | None = None
+    adopted: Adopted | None = None
 
     @property
     def key(self) -> str:
@@ -135,17 +169,20 @@ class DnsRecord:
         return self.zone == "ours"
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "purpose": self.purpose,
-            "provider": self.provider,
-            "zone": self.zone,
-            "zone_id": self.zone_id,
-            "name": self.name,
-            "type": self.type,
-            "ttl": self.ttl,
-            "values": list(self.values),
-            "from_mailgun": self.from_mailgun,
-        }
+        return _with_adopted(
+            {
+                "purpose": self.purpose,
+                "provider": self.provider,
+                "zone": self.zone,
+                "zone_id": self.zone_id,
+                "name": self.name,
+                "type": self.type,
+                "ttl": self.ttl,
+                "values": list(self.values),
+                "from_mailgun": self.from_mailgun,
+            },
+            self.adopted,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +253,7 @@ class TenantState:
     records: list[DnsRecord] = field(default_factory=list)
     outbound: OutboundSetting | None = None
     forwarding_addresses: list[str] = field(default_factory=list)
+    credential_adopted: Adopted | None = None  # the CRM's SMTP login existed (import, keep password)
 
     @property
     def customer_records(self) -> list[DnsRecord]:

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from mailfleet.model import names
+from mailfleet.model.adoption import Adoption
 from mailfleet.model.migration import Migration
 from mailfleet.model.region import Region
 
@@ -92,8 +93,13 @@ class SenderDomain(_Strict):
         return parse_dns_host(self.dns)[1]
 
 
+DEFAULT_DMARC_POLICY: DmarcPolicy = "quarantine"
+
+
 class Dmarc(_Strict):
-    policy: DmarcPolicy = "quarantine"
+    # None: the adopted DMARC record's policy (the customer's), else DEFAULT_DMARC_POLICY.
+    # `tenant add` writes the policy out for a tenant with no adopted record.
+    policy: DmarcPolicy | None = None
     rua: Annotated[list[MailtoUri], AfterValidator(_unique)] = Field(default_factory=list)
     ruf: Annotated[list[MailtoUri], AfterValidator(_unique)] = Field(default_factory=list)
 
@@ -143,6 +149,7 @@ class Tenant(_Strict):
     tracking: bool = False
     outbound: Outbound = Field(default_factory=Outbound)
     migration: Migration | None = None
+    adopted: Adoption | None = None
 
     @model_validator(mode="after")
     def _migration_matches_region(self) -> Tenant:

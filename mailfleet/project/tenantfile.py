@@ -21,7 +21,8 @@ from typing import Any
 import yaml
 
 from mailfleet.loader import parse_yaml
-from mailfleet.model.tenant import Tenant
+from mailfleet.model.tenant import DEFAULT_DMARC_POLICY, Tenant
+from mailfleet.records.dmarc import policy_of as dmarc_policy_of
 
 HEADER = "# Written by `mailfleet tenant add`. Hand edits are fine: run `mailfleet validate` after.\n"
 DONE_PHASES = frozenset({"done"})
@@ -45,7 +46,11 @@ def as_data(tenant: Tenant, *, full: bool = False) -> dict[str, Any]:
         data["sender_domain"] = sd
     elif full:
         data["sender_domain"] = None
-    dmarc: dict[str, Any] = {"policy": tenant.dmarc.policy}
+    dmarc: dict[str, Any] = {}
+    if tenant.dmarc.policy is not None:
+        dmarc["policy"] = tenant.dmarc.policy
+    elif full:
+        dmarc["policy"] = effective_dmarc_policy(tenant)
     if tenant.dmarc.rua or full:
         dmarc["rua"] = list(tenant.dmarc.rua)
     if tenant.dmarc.ruf or full:
@@ -61,11 +66,27 @@ def as_data(tenant: Tenant, *, full: bool = False) -> dict[str, Any]:
         elif full:
             outbound["smtp"] = None
         data["outbound"] = outbound
+    if tenant.adopted is not None:
+        data["adopted"] = tenant.adopted.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+    elif full:
+        data["adopted"] = None
     if tenant.migration is not None:
         data["migration"] = tenant.migration.model_dump(mode="json", by_alias=True, exclude_none=True)
     elif full:
         data["migration"] = None
     return data
+
+
+def effective_dmarc_policy(tenant: Tenant) -> str:
+    """The policy the tenant's DMARC record gets: its own, the adopted record's, or the default."""
+    if tenant.dmarc.policy is not None:
+        return tenant.dmarc.policy
+    dns = tenant.adopted.dns if tenant.adopted is not None else None
+    if dns is not None and tenant.sender_domain is not None:
+        found = dns.find(f"_dmarc.{tenant.sender_domain.name}", "TXT")
+        if found is not None and found.dmarc is not None:
+            return dmarc_policy_of(found.dmarc) or "none"
+    return DEFAULT_DMARC_POLICY
 
 
 def dump_yaml(data: Any) -> str:

@@ -27,9 +27,10 @@ from mailfleet.fsutil import atomic_remove, atomic_write, locked
 from mailfleet.loader import parse_yaml
 from mailfleet.model.load import load_tenants, pydantic_problems, tenant_from_data
 from mailfleet.model.stack import StackConfig
-from mailfleet.model.tenant import Tenant
+from mailfleet.model.tenant import DEFAULT_DMARC_POLICY, Tenant
 from mailfleet.project import Project, load_one, tenant_file
 from mailfleet.project.tenantfile import migration_in_progress, migration_phase, render
+from mailfleet.records.dmarc import record_name as dmarc_record_name
 
 log = logging.getLogger("mailfleet.project.tenants")
 
@@ -74,6 +75,22 @@ def validate_new(data: dict[str, Any], usage: list[Problem] | None = None) -> Te
     return tenant
 
 
+def with_written_policy(tenant: Tenant) -> Tenant:
+    """The tenant as `tenant add` writes it: the DMARC policy written out (so a later change of
+    the default never changes it silently), unless an adopted DMARC record's policy applies."""
+    if tenant.dmarc.policy is not None:
+        return tenant
+    dns = tenant.adopted.dns if tenant.adopted is not None else None
+    domain = tenant.sender_domain.name if tenant.sender_domain is not None else None
+    if dns is not None and domain is not None:
+        found = dns.find(dmarc_record_name(domain), "TXT")
+        if found is not None and found.dmarc is not None:
+            return tenant
+    return tenant.model_copy(
+        update={"dmarc": tenant.dmarc.model_copy(update={"policy": DEFAULT_DMARC_POLICY})}
+    )
+
+
 def _checked(tenant: Tenant, path: Path, tenants_dir: Path, stacks_dir: Path) -> Project:
     """The project with ``tenant`` added; ``InvalidData`` when it exists, the project has
     problems of its own, or the tenant conflicts with another."""
@@ -103,6 +120,7 @@ def add_tenant(tenants_dir: Path, stacks_dir: Path, tenant: Tenant, *, dry_run: 
     if not tenants_dir.is_dir():
         raise InvalidData(problems=[Problem(str(tenants_dir), "", "tenants directory does not exist")])
     path = tenants_dir / f"{tenant.slug}.yaml"
+    tenant = with_written_policy(tenant)
     content = render(tenant)
     # Checked once without the lock (so refused input never creates the lock file), then again
     # under it.

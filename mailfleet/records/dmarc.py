@@ -43,3 +43,50 @@ def external_destinations(domain: str, uris: list[str] | tuple[str, ...]) -> lis
         if not inside or names.organisational_domain(domain) != dest_org:
             out.append(dest)
     return out
+
+
+def tags(value: str) -> list[tuple[str, str]]:
+    """The tag list of a DMARC record, in order (RFC 7489 §6.4: ``tag=value`` split on ``;``)."""
+    out = []
+    for part in value.split(";"):
+        tag, sep, val = part.strip().partition("=")
+        if sep:
+            out.append((tag.strip().lower(), val.strip()))
+    return out
+
+
+def policy_of(value: str) -> str | None:
+    return dict(tags(value)).get("p")
+
+
+def merge_into(
+    existing: str, policy: str | None, rua: list[str] | tuple[str, ...], ruf: list[str] | tuple[str, ...] = ()
+) -> str:
+    """The customer's record with mailfleet's part merged in.
+
+    ``policy`` None keeps the customer's ``p=``. Report addresses are added after the
+    customer's own, which are kept; every other tag (``sp``, ``adkim``, ``fo`` ...) is kept
+    as it was, in its place. The result starts ``v=DMARC1; p=`` (RFC 7489 §6.4 wants ``p``
+    right after ``v``).
+    """
+    found = tags(existing)
+    by = dict(found)
+
+    def uris(tag: str, extra: list[str] | tuple[str, ...]) -> str:
+        own = [u.strip() for u in by.get(tag, "").split(",") if u.strip()]
+        return ",".join(dict.fromkeys([*own, *extra]))
+
+    parts = ["v=DMARC1", f"p={policy or by.get('p', 'none')}"]
+    for tag, val in found:
+        if tag in ("v", "p"):
+            continue
+        if tag == "rua":
+            val = uris("rua", rua)
+        elif tag == "ruf":
+            val = uris("ruf", ruf)
+        parts.append(f"{tag}={val}")
+    if "rua" not in by and rua:
+        parts.append("rua=" + ",".join(dict.fromkeys(rua)))
+    if "ruf" not in by and ruf:
+        parts.append("ruf=" + ",".join(dict.fromkeys(ruf)))
+    return "; ".join(parts)

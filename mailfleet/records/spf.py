@@ -116,3 +116,61 @@ def merge(
                 f"over {MAX_RECORD_OCTETS} (RFC 7208 §3.4)"
             )
     return spf
+
+
+# Terms that make a DNS query (RFC 7208 §4.6.4); ``include`` and ``redirect`` cost their target.
+QUERYING_MECHANISMS = ("a", "mx", "ptr", "exists")
+
+
+def _term_cost(term: str) -> int:
+    body = term.lstrip("+-~?").lower()
+    name, sep, arg = body.partition(":")
+    if name == "include" and sep:
+        return include_cost(arg)
+    if body.startswith("redirect="):
+        return include_cost(body[len("redirect=") :])
+    mech = name.split("/", 1)[0]
+    return 1 if mech in QUERYING_MECHANISMS else 0
+
+
+def record_lookups(value: str) -> int:
+    """DNS lookups a whole record makes, its includes counted as ``include_cost`` does."""
+    return sum(_term_cost(t) for t in value.split()[1:])
+
+
+def merge_into(existing: str, ours: list[str] | tuple[str, ...]) -> str:
+    """The customer's record ``existing`` with ``include:`` terms for ``ours`` added.
+
+    The customer's mechanisms keep their order; ours go after them and before the final
+    ``all`` (or ``redirect=``, whose record is only consulted when nothing matched), so a
+    sender the customer already authorises still matches first. An include already present,
+    with any qualifier, is not added twice. Modifiers (``exp=``) stay last.
+    """
+    terms = existing.split()
+    head, body = terms[0], terms[1:]
+    present = {t.lstrip("+-~?").lower() for t in body}
+    add = [f"include:{o}" for o in dict.fromkeys(ours) if f"include:{o}".lower() not in present]
+    tail_at = len(body)
+    for i, term in enumerate(body):
+        bare = term.lstrip("+-~?").lower()
+        if bare == "all" or bare.startswith(("redirect=", "exp=")):
+            tail_at = i
+            break
+    return " ".join([head, *body[:tail_at], *add, *body[tail_at:]])
+
+
+def check_record(value: str, *, domain: str | None = None) -> None:
+    """``ValueError`` when ``value`` is over RFC 7208's limits (as ``merge`` checks ours)."""
+    count = record_lookups(value)
+    if count > MAX_LOOKUPS:
+        raise SpfTooManyLookups(
+            f"SPF needs {count} DNS lookups, over the limit of {MAX_LOOKUPS} (RFC 7208 §4.6.4), "
+            "counting the customer's own terms"
+        )
+    if len(value) > MAX_RECORD_OCTETS:
+        raise ValueError(f"SPF record is {len(value)} octets, over {MAX_RECORD_OCTETS} (RFC 7208 §3.4)")
+    if domain is not None and answer_octets(domain, value) > MAX_RECORD_OCTETS:
+        raise ValueError(
+            f"the DNS answer for {domain}'s SPF record is {answer_octets(domain, value)} octets "
+            f"({len(value)} for the record), over {MAX_RECORD_OCTETS} (RFC 7208 §3.4)"
+        )

@@ -44,7 +44,8 @@ def mutate(base: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
 def test_defaults_of_a_minimal_tenant() -> None:
     t = tenant(way1())
     assert t.sender_domain is None
-    assert t.dmarc.policy == "quarantine"
+    # No policy written: an adopted DMARC record's, else quarantine (desired.build applies it).
+    assert t.dmarc.policy is None
     assert t.dmarc.rua == [] and t.dmarc.ruf == []
     assert t.dkim.selector == "mailfleet"
     assert t.dkim.bits == 2048
@@ -120,6 +121,7 @@ SMTP = way3()
 CASES: list[tuple[dict[str, Any], str, Any, str, str]] = [
     # top level
     (BASE, "colour", "blue", "colour", "unknown field"),
+    (BASE, "adopted", "yes", "adopted", "valid dictionary"),  # the block: tests/model/test_adoption.py
     (BASE, "slug", DELETE, "slug", "required field is missing"),
     (BASE, "slug", "Acme", "slug", "must be lowercase"),
     (BASE, "slug", "ac me", "slug", "1-40 characters"),
@@ -299,9 +301,9 @@ def test_every_field_of_the_schema_has_an_error_case() -> None:
             out.add(prefix + name)
             ann = info.annotation
             for candidate in (ann, *getattr(ann, "__args__", ())):
-                # The migrate helper tests its own ``migration`` block.
+                # The ``migration`` and ``adopted`` blocks have their own test modules and guards.
                 nested = isinstance(candidate, type) and hasattr(candidate, "model_fields")
-                if nested and candidate.__name__ != "Migration":
+                if nested and candidate.__name__ not in ("Migration", "Adoption"):
                     out |= fields(candidate, prefix + name + ".")
         return out
 
