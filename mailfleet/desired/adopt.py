@@ -135,7 +135,6 @@ def _mailgun(state: TenantState, mg: MailgunAdoption) -> None:
         state.credential_adopted = Adopted(f"{region}:{CREDENTIAL_LOGIN}@{cred}")
 
 
-
 def apply(tenant: Tenant, state: TenantState, stack_rua: str) -> TenantState:
     """``state`` with the tenant's adopted items marked and merged (see the module docstring)."""
     adopted = tenant.adopted

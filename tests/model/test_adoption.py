@@ -22,7 +22,12 @@ BASE: dict[str, Any] = {
             "taken_at": "2026-11-29T20:00:00Z",
             "source": "nameserver 127.0.0.1:53 + cloudflare api",
             "records": [
-                {"name": "acme.no", "type": "TXT", "values": [SPF, "google-site-verification=x"], "ids": ["a", "b"]},
+                {
+                    "name": "acme.no",
+                    "type": "TXT",
+                    "values": [SPF, "google-site-verification=x"],
+                    "ids": ["a", "b"],
+                },
                 {"name": "_dmarc.acme.no", "type": "TXT", "values": [DMARC], "ids": ["c"]},
             ],
         },
