@@ -41,8 +41,8 @@ from mailfleet.project.validate import Report as ValidationReport
 from mailfleet.project.validate import validate_project
 
 if TYPE_CHECKING:
-    from mailfleet.check.resolver import Nameserver
     from mailfleet.check.result import RunResult
+    from mailfleet.dns.resolver import Nameserver
     from mailfleet.mailgun.client import MailgunClient
     from mailfleet.migrate.engine import Migrator, Notice
 

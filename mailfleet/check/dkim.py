@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from mailfleet.check import result as res
-from mailfleet.check.resolver import Lookup
+from mailfleet.dns.resolver import Lookup
 from mailfleet.records.dkim import MIN_BITS, RECOMMENDED_BITS, parse_tags
 
 

@@ -18,7 +18,7 @@ import asyncio
 import functools
 
 from mailfleet.check import result as res
-from mailfleet.check.resolver import Lookup, Resolver
+from mailfleet.dns.resolver import Lookup, Resolver
 from mailfleet.model import names
 from mailfleet.records.dmarc import authorisation_name
 

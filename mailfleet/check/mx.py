@@ -7,7 +7,7 @@ mail would be received, stored and routed in the other region, whose routes do n
 from __future__ import annotations
 
 from mailfleet.check import result as res
-from mailfleet.check.resolver import Lookup
+from mailfleet.dns.resolver import Lookup
 from mailfleet.model.region import REGIONS
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mailfleet.check.resolver import Lookup
+    from mailfleet.dns.resolver import Lookup
 
 OK = "ok"
 MISSING = "missing"

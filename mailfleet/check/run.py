@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from mailfleet.check.resolver import Nameserver, Resolver
 from mailfleet.check.result import RunResult
 from mailfleet.check.runner import CheckOptions, CheckRunner
 from mailfleet.desired.state import StackState, TenantState
+from mailfleet.dns.resolver import Nameserver, Resolver
 
 
 def check_tenants(

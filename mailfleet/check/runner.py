@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 
 from mailfleet.check import dkim, dmarc, mx, spf, tracking
 from mailfleet.check import result as res
-from mailfleet.check.resolver import Resolver
 from mailfleet.desired.state import DnsRecord, StackState, TenantState
+from mailfleet.dns.resolver import Resolver
 from mailfleet.model.region import REGIONS
 from mailfleet.records import dmarc as dmarc_records
 

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 
 from mailfleet.check import result as res
-from mailfleet.check.resolver import Lookup, Resolver
+from mailfleet.dns.resolver import Lookup, Resolver
 from mailfleet.records.spf import MAX_LOOKUPS, MAX_RECORD_OCTETS
 
 MAX_VOID_LOOKUPS = 2

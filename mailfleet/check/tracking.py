@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mailfleet.check import result as res
-from mailfleet.check.resolver import Lookup
+from mailfleet.dns.resolver import Lookup
 from mailfleet.model.region import REGIONS
 
 

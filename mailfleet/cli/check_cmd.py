@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.progress import Progress
 
 from mailfleet.check.report import OUTPUTS
-from mailfleet.check.resolver import Nameserver
 from mailfleet.check.result import RunResult
 from mailfleet.cli.common import RegionOption, TableJson, command_app, manager
+from mailfleet.dns.resolver import Nameserver
 from mailfleet.errors import Problem, UsageError
 from mailfleet.manager import API_KEY_ENV
 

@@ -14,9 +14,9 @@ import logging
 
 from mailfleet.check import result as res
 from mailfleet.check.mailgun_state import MailgunState
-from mailfleet.check.resolver import Nameserver, Resolver
 from mailfleet.check.runner import CheckOptions, CheckRunner
 from mailfleet.desired.build import build_stack
+from mailfleet.dns.resolver import Nameserver, Resolver
 from mailfleet.mailgun.client import MailgunClient
 from mailfleet.model.stack import StackConfig
 from mailfleet.model.tenant import Tenant

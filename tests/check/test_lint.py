@@ -6,7 +6,7 @@ import asyncio
 
 from mailfleet.check import dkim, dmarc, spf
 from mailfleet.check import result as res
-from mailfleet.check.resolver import Nameserver, Resolver
+from mailfleet.dns.resolver import Nameserver, Resolver
 
 
 def _record(name: str, purpose: str) -> res.RecordResult:

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from mailfleet.check import result as res
-from mailfleet.check.resolver import Nameserver, Resolver
 from mailfleet.check.runner import CheckRunner
+from mailfleet.dns.resolver import Nameserver, Resolver
 from mailfleet.project import Project
 from tests.check.knot import free_port
 from tests.conftest import REPO

@@ -28,7 +28,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from mailfleet.check import wire
+from mailfleet.dns import wire
 
 log = logging.getLogger(__name__)
 

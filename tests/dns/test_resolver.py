@@ -8,8 +8,8 @@ import dns.message
 import dns.rrset
 import pytest
 
-from mailfleet.check import wire
-from mailfleet.check.resolver import Nameserver, Resolver
+from mailfleet.dns import wire
+from mailfleet.dns.resolver import Nameserver, Resolver
 
 
 def run(coro):
