@@ -101,11 +101,11 @@ class Manager:
         """The tenant, the stack declaring its records now and its state (``records``)."""
         return tenant_ops.view(self.tenants_dir, self.stacks_dir, slug)
 
-    def removal(self, slug: str) -> tenant_ops.TenantView:
+    def removal(self, slug: str) -> tenant_ops.Removal:
         """What removing ``slug`` concerns (nothing written)."""
         return tenant_ops.removal(self.tenants_dir, self.stacks_dir, slug)
 
-    def remove_tenant(self, target: tenant_ops.TenantView) -> None:
+    def remove_tenant(self, target: tenant_ops.Removal) -> None:
         tenant_ops.remove_tenant(self.tenants_dir, target)
 
     def stack_for_region(self, region: Region) -> StackConfig:

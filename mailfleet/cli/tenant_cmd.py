@@ -331,8 +331,8 @@ def show(
         out(dump_yaml(data))
 
 
-def deletion_lines(state: TenantState, stack: StackConfig) -> list[str]:
-    """What the next ``pulumi up`` deletes for a removed tenant, from the desired state."""
+def deletion_lines(state: TenantState, stack: StackConfig, verb: str = "deletes") -> list[str]:
+    """What the next ``pulumi up`` deletes (or, with ``verb``, restores or releases)."""
     rows: list[tuple[str, ...]] = []
     for d in state.domains:
         rows.append(("Mailgun domain", f"{d.name} (region {d.region}, {d.role})"))
@@ -346,7 +346,8 @@ def deletion_lines(state: TenantState, stack: StackConfig) -> list[str]:
             manual.append(rec)
             continue
         zone = "our zone" if rec.ours else f"{rec.provider} zone of {rec.zone}"
-        rows.append(("DNS record", f"{rec.name} {rec.type} ({zone} {rec.zone_id})"))
+        value = f" -> {' | '.join(rec.values)}" if verb == "restores" else ""
+        rows.append(("DNS record", f"{rec.name} {rec.type} ({zone} {rec.zone_id}){value}"))
     if state.credential_domain is not None:
         rows.append(
             ("SMTP credential", f"Mailgun SMTP login on {state.credential_domain} (and its SSM password)")
@@ -356,40 +357,69 @@ def deletion_lines(state: TenantState, stack: StackConfig) -> list[str]:
         rows.append(("SSM parameter", f"{o.parameter} ({o.aws_region})"))
         if o.secret_parameter:
             rows.append(("SSM parameter", f"{o.secret_parameter} ({o.aws_region}, secret)"))
-    lines = [f"The next `pulumi up -s {stack.name}` deletes for tenant {state.slug}:"]
+    if not rows and not manual:
+        return []
+    lines = [f"The next `pulumi up -s {stack.name}` {verb} for tenant {state.slug}:"]
     lines.extend(format_table(("KIND", "WHAT"), rows, indent="  ")[1:])
-    if manual:
+    if manual and verb == "restores":
+        lines.append("Manual DNS: ask the customer to publish again what they had:")
+        lines.extend(f"  {rec.name} {rec.type} {' | '.join(rec.values)}" for rec in manual)
+    elif manual and verb == "deletes":
         lines.append("Not deleted by Pulumi (manual DNS): ask the customer to remove")
         lines.extend(f"  {rec.name} {rec.type}" for rec in manual)
-    lines.append(
-        "Mailgun domains are protected resources: `pulumi up` refuses to delete them until they "
-        f"are unprotected (`pulumi state unprotect -s {stack.name} <urn>`)."
-    )
+    if verb == "deletes" and state.domains:
+        lines.append(
+            "Mailgun domains are protected resources: `pulumi up` refuses to delete them until they "
+            f"are unprotected (`pulumi state unprotect -s {stack.name} <urn>`)."
+        )
     return lines
+
+
+NEXT_STEP = {
+    "delete": "Removed {path}. Next: pulumi preview -s {stack}, then pulumi up -s {stack}",
+    "restore": (
+        "Marked {path} for release (adopted.release: true). Next: pulumi up -s {stack} restores what "
+        "the tenant had before mailfleet and deletes what mailfleet created; then run "
+        "`mailfleet tenant remove {slug} --yes` again to release the adopted records"
+    ),
+    "release": (
+        "Removed {path}. Next: pulumi up -s {stack} releases the adopted records from Pulumi's state "
+        "without deleting them (retain_on_delete): they stay the customer's"
+    ),
+}
 
 
 @tenant_app.command("remove")
 def remove(
     ctx: typer.Context,
     slug: Annotated[str, typer.Argument(metavar="SLUG", help="Tenant slug.")],
-    yes: Annotated[bool, typer.Option("--yes", help="Really delete the tenant file.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Really remove (or, when adopted, release) it.")] = False,
 ) -> None:
     """Remove tenants/SLUG.yaml; the next `pulumi up` deletes the tenant's Mailgun and DNS setup.
 
     Without --yes, lists what the next `pulumi up` will delete (Mailgun domains, routes,
-    webhooks, DNS records, the outbound parameter) and exits 1. A tenant in the middle of a
-    migration (a `migration:` block whose phase is not "done") is never removed.
+    webhooks, DNS records, the outbound parameter) and exits 1. A tenant that adopted existing
+    records (`adopted:`) is given back in two steps: the first remove marks it for release, so
+    the next `pulumi up` restores the adopted records to their original values and deletes
+    only what mailfleet created; the second remove deletes the file, and the `pulumi up` after
+    it lets Pulumi forget the adopted records without deleting them. A tenant in the middle of
+    a migration (a `migration:` block whose phase is not "done") is never removed.
     """
     api = manager(ctx)
     target = api.removal(slug)
-    out("\n".join(deletion_lines(target.state, target.stack)))
+    lines = [
+        *deletion_lines(target.deleted, target.stack),
+        *deletion_lines(target.restored, target.stack, "restores"),
+        *deletion_lines(target.released, target.stack, "releases, without deleting,"),
+    ]
+    out("\n".join(lines))
     if not yes:
+        what = "mark it for release" if target.stage == "restore" else "remove it"
         raise InvalidData(
-            problems=[Problem(str(target.path), "", "not removed: run again with --yes to remove it")]
+            problems=[Problem(str(target.path), "", f"not removed: run again with --yes to {what}")]
         )
     api.remove_tenant(target)
-    name = target.stack.name
-    out(f"Removed {target.path}. Next: pulumi preview -s {name}, then pulumi up -s {name}")
+    out(NEXT_STEP[target.stage].format(path=target.path, stack=target.stack.name, slug=slug))
 
 
 app = tenant_app

@@ -106,7 +106,8 @@ def _dns(tenant: Tenant, state: TenantState, dns: DnsAdoption, stack_rua: str) -
             record = _other(record, found)
         if record.provider == "manual":
             # The customer publishes it: nothing to import; `records` says what to replace.
-            record = replace(record, adopted=Adopted(None, tuple(found.values)))
+            original = record.adopted.original if record.adopted is not None else tuple(found.values)
+            record = replace(record, adopted=Adopted(None, original))
         out.append(record)
     state.records = out
 

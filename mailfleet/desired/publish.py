@@ -92,13 +92,22 @@ class CustomerRecords:
             return DKIM_PLACEHOLDER
         return "\n".join(record.values)
 
+    def note_of(self, record: DnsRecord) -> str:
+        """What a person does with ``record``: publish it, or replace what the zone holds."""
+        if record.from_mailgun:
+            return self.dkim_source()
+        if record.adopted is not None and record.adopted.original:
+            was = " | ".join(record.adopted.original)
+            if self.provider == "manual":
+                return (
+                    f"{record.purpose}: REPLACE the existing record ({was}) with this one; never add a second"
+                )
+            return f"{record.purpose}: adopted, updated in place (was: {was})"
+        return record.purpose
+
     def rows(self) -> list[tuple[str, str, str, str, str]]:
         """(name, type, ttl, value, note) rows for a table."""
-        out = []
-        for r in self.records:
-            note = self.dkim_source() if r.from_mailgun else r.purpose
-            out.append((r.name, r.type, str(r.ttl), self.value_of(r), note))
-        return out
+        return [(r.name, r.type, str(r.ttl), self.value_of(r), self.note_of(r)) for r in self.records]
 
     def bind(self) -> str:
         """A zone-file snippet a DNS administrator can paste (absolute names, explicit TTLs)."""
@@ -112,6 +121,9 @@ class CustomerRecords:
                 lines.append(f"; DKIM: the value is {self.dkim_source()}:")
                 lines.append(f"; {owner} {r.ttl} IN TXT {txt.quoted(DKIM_PLACEHOLDER)}")
                 continue
+            if r.adopted is not None and r.adopted.original:
+                lines.append(f"; {r.purpose}: replaces the existing {r.name} {r.type} record(s):")
+                lines.extend(f";   was: {_bind_rdata(r.type, v)}" for v in r.adopted.original)
             for value in r.values:
                 lines.append(f"{owner} {r.ttl} IN {r.type} {_bind_rdata(r.type, value)}")
         for r in self.ours:
@@ -139,6 +151,7 @@ class CustomerRecords:
                     "values": [] if r.from_mailgun else list(r.values),
                     "from_mailgun": r.from_mailgun,
                     "placeholder": DKIM_PLACEHOLDER if r.from_mailgun else None,
+                    "replaces": list(r.adopted.original) if r.adopted is not None else [],
                 }
                 for r in self.records
             ],

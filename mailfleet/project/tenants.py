@@ -167,20 +167,94 @@ def summaries(tenants_dir: Path, region: str | None) -> tuple[list[dict[str, Any
     return items, loaded.problems
 
 
-def removal(tenants_dir: Path, stacks_dir: Path, slug: str) -> TenantView:
-    """What removing ``slug`` concerns; refused (``InvalidData``) for a tenant being migrated."""
+@dataclass(frozen=True)
+class Removal(TenantView):
+    """What ``tenant remove`` does, in stages for a tenant that adopted what existed.
+
+    - ``delete`` (nothing adopted): the file goes; the next ``pulumi up`` deletes ``deleted``.
+    - ``restore`` (adopted, first ``remove``): the file gets ``adopted.release: true``; the next
+      ``up`` deletes what mailfleet created (``deleted``) and puts each adopted record back at
+      its original value (``restored``).
+    - ``release`` (second ``remove``): the file goes; the next ``up`` lets Pulumi forget
+      ``released`` without deleting it (``retain_on_delete``). What existed before mailfleet
+      exists after it.
+    """
+
+    stage: str
+    deleted: TenantState
+    restored: TenantState
+    released: TenantState
+
+
+def _items(state: TenantState) -> set[str]:
+    return {item.key for item in state.items()}
+
+
+def _only(state: TenantState, keys: set[str]) -> TenantState:
+    kept = TenantState(state.slug, state.display_name, state.region)
+    kept.domains = [d for d in state.domains if d.key in keys]
+    kept.routes = [r for r in state.routes if r.key in keys]
+    kept.webhooks = [w for w in state.webhooks if w.key in keys]
+    kept.records = [r for r in state.records if r.key in keys]
+    kept.outbound = state.outbound if state.outbound is not None and state.outbound.key in keys else None
+    return kept
+
+
+def _released(tenant: Tenant) -> Tenant:
+    assert tenant.adopted is not None
+    return tenant.model_copy(update={"adopted": tenant.adopted.model_copy(update={"release": True})})
+
+
+def removal(tenants_dir: Path, stacks_dir: Path, slug: str) -> Removal:
+    """What removing ``slug`` does now (see ``Removal``); refused for a tenant being migrated."""
     _refuse_migrating(tenant_file(tenants_dir, slug), slug)
-    return view(tenants_dir, stacks_dir, slug)
+    now = view(tenants_dir, stacks_dir, slug)
+    empty = TenantState(now.state.slug, now.state.display_name, now.state.region)
+    adopted = now.tenant.adopted
+    if adopted is None:
+        return Removal(now.tenant, now.path, now.stack, now.state, "delete", now.state, empty, empty)
+    if adopted.release:
+        return Removal(now.tenant, now.path, now.stack, now.state, "release", empty, empty, now.state)
+    after = build_tenant(_released(now.tenant), now.stack)
+    deleted = _only(now.state, _items(now.state) - _items(after))
+    return Removal(now.tenant, now.path, now.stack, now.state, "restore", deleted, after, empty)
 
 
-def remove_tenant(tenants_dir: Path, target: TenantView) -> None:
-    """Delete the tenant file of ``target`` (from ``removal``) under the directory's lock."""
+def remove_tenant(tenants_dir: Path, target: Removal) -> None:
+    """Carry out ``target`` (from ``removal``) under the directory's lock: delete the tenant
+    file, or for the ``restore`` stage write ``adopted.release: true`` into it."""
     path, slug = target.path, target.tenant.slug
     with locked(tenants_dir):
         if not path.exists():
             raise InvalidData(problems=[Problem(str(path), "", f"no tenant {slug!r} (already removed)")])
         _refuse_migrating(path, slug)
-        _write(atomic_remove, path)
+        if target.stage != "restore":
+            _write(atomic_remove, path)
+            return
+        text = path.read_text(encoding="utf-8")
+        new_text = with_release(text)
+        tenant, problems = tenant_from_data(str(path), parse_yaml(new_text), slug)
+        if problems or tenant is None or tenant.adopted is None or not tenant.adopted.release:
+            raise InvalidData(
+                problems=problems or [Problem(str(path), "adopted", "could not mark the tenant for release")]
+            )
+        _write(atomic_write, path, new_text.encode("utf-8"))
+
+
+def with_release(text: str) -> str:
+    """``text`` with ``release: true`` in its top-level ``adopted:`` block (comments kept)."""
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.rstrip() == "adopted:"), None)
+    if start is None:
+        return text
+    end = start + 1
+    while end < len(lines) and (not lines[end].strip() or lines[end][0] in " \t"):
+        if lines[end].startswith("  release:"):
+            lines[end] = "  release: true\n"
+            return "".join(lines)
+        end += 1
+    lines.insert(start + 1, "  release: true\n")
+    return "".join(lines)
 
 
 def _write(operation: Any, path: Path, *args: Any) -> None:
