@@ -12,7 +12,7 @@ from typing import IO
 
 import orjson
 
-from mailfleet.desired.state import StackState, TenantState
+from mailfleet.desired.state import Adopted, StackState, TenantState
 from mailfleet.terminal import console
 
 FORMAT = "mailfleet-plan/1"
@@ -26,11 +26,16 @@ def plan_document(states: list[StackState]) -> dict[str, object]:
     return {"format": FORMAT, "stacks": [s.as_dict() for s in states]}
 
 
+def _kind(kind: str, adopted: Adopted | None) -> str:
+    """An adopted item says so: it is imported and given back, never created or deleted."""
+    return kind if adopted is None else f"{kind} (adopted)"
+
+
 def tenant_rows(t: TenantState) -> Iterator[Row]:
     """One row per declared item, in a stable order; TXT values shown joined."""
     for d in t.domains:
         yield (
-            "mailgun domain",
+            _kind("mailgun domain", d.adopted),
             f"mailgun {d.region}",
             d.name,
             d.role,
@@ -39,7 +44,7 @@ def tenant_rows(t: TenantState) -> Iterator[Row]:
         )
     for r in t.routes:
         yield (
-            "route",
+            _kind("route", r.adopted),
             f"mailgun {r.region}",
             r.address,
             f"prio {r.priority}",
@@ -55,7 +60,7 @@ def tenant_rows(t: TenantState) -> Iterator[Row]:
     for rec in t.records:
         where = f"{rec.provider} {'our zone' if rec.ours else rec.zone}"
         value = FROM_MAILGUN if rec.from_mailgun else " | ".join(rec.values)
-        yield ("dns", where, rec.name, rec.type, str(rec.ttl), value)
+        yield (_kind("dns", rec.adopted), where, rec.name, rec.type, str(rec.ttl), value)
     if t.outbound is not None:
         o = t.outbound
         channels = f"service={_channel(o.service.as_dict())} marketing={_channel(o.marketing.as_dict())}"
