@@ -200,9 +200,13 @@ class TenantMail(pulumi.ComponentResource):
 
     def _declare_webhooks(self) -> None:
         for w in self._tenant_state.webhooks:
+            # The domain as an input taken from the Domain resource (not a plain string plus
+            # depends_on): Pulumi re-creates a dependent on a delete-before-replace only when
+            # it takes an input from the replaced resource, and Mailgun deletes a domain's
+            # webhooks and credentials together with it.
             hook = mailgun.Webhook(
                 naming.webhook(w),
-                domain=w.domain,
+                domain=self.domains[w.domain].name,
                 kind=w.kind,
                 urls=list(w.urls),
                 region=w.region,
@@ -224,7 +228,7 @@ class TenantMail(pulumi.ComponentResource):
         adopted = self._tenant_state.credential_adopted
         credential = mailgun.DomainCredential(
             naming.credential(slug, name),
-            domain=name,
+            domain=self.domains[name].name,  # an input of the domain: re-created with it
             login=CREDENTIAL_LOGIN,
             password=password,
             region=self._tenant_state.region,
