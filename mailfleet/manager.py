@@ -41,7 +41,11 @@ from mailfleet.project.validate import Report as ValidationReport
 from mailfleet.project.validate import validate_project
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from mailfleet.adopt.run import AdoptResult
     from mailfleet.check.result import RunResult
+    from mailfleet.cloudflare.client import CloudflareClient
     from mailfleet.dns.resolver import Nameserver
     from mailfleet.mailgun.client import MailgunClient
     from mailfleet.migrate.engine import Migrator, Notice
@@ -339,6 +343,126 @@ class Manager:
             elif slug is not None:
                 rows.append({"slug": t.slug, "region": t.region, "state": "none"})
         return rows
+
+    # -- adopt: what a customer's zone already holds (tenant adopt, tenant add --adopt) ----
+
+    def adopt_dns(
+        self,
+        slug: str,
+        nameserver: Nameserver | str | None = None,
+        *,
+        dry_run: bool = False,
+        accept_drift: bool = False,
+        timeout: float = 2.0,
+        retries: int = 2,
+        clock: Callable[[], datetime] | None = None,
+    ) -> AdoptResult:
+        """Snapshot what ``slug``'s sender domain holds at the names mailfleet declares into the
+        tenant file's ``adopted.dns`` (``mailfleet.adopt``). Not written on a dry run, when the
+        stored snapshot already says the same, or when values drifted from it and
+        ``accept_drift`` is false: the result's ``status`` says which."""
+        from mailfleet.adopt.run import adopt_existing, utc_now
+
+        server = self._adopt_nameserver(nameserver)
+        tenant, path = self.tenant(slug)
+        stack = Project.load(self.tenants_dir, self.stacks_dir, tenant_paths=[]).records_stack(tenant)
+        return adopt_existing(
+            self.tenants_dir,
+            path,
+            tenant,
+            stack,
+            server,
+            dry_run=dry_run,
+            accept_drift=accept_drift,
+            cloudflare=self.cloudflare_client(tenant),
+            clock=clock or utc_now,
+            timeout=timeout,
+            retries=retries,
+        )
+
+    def add_adopted_tenant(
+        self,
+        tenant: Tenant,
+        nameserver: Nameserver | str | None = None,
+        *,
+        dry_run: bool = False,
+        timeout: float = 2.0,
+        retries: int = 2,
+        clock: Callable[[], datetime] | None = None,
+    ) -> tuple[tenant_ops.Added, AdoptResult]:
+        """``add_tenant`` with what the sender domain already holds adopted into the new file
+        (``tenant add --adopt``): the DMARC policy is left out when a DMARC record is adopted."""
+        from dataclasses import replace
+
+        from mailfleet.adopt.run import DRY_RUN, WRITTEN, take, utc_now
+
+        server = self._adopt_nameserver(nameserver)
+        if tenant.sender_domain is None:
+            raise UsageError(
+                problems=[
+                    param_problem(
+                        "adopt",
+                        "needs a sender domain: a tenant without one has no zone of its own to adopt",
+                    )
+                ]
+            )
+        path = self.tenants_dir / f"{tenant.slug}.yaml"
+        if path.exists():
+            raise InvalidData(problems=[Problem(str(path), "", f"tenant {tenant.slug!r} already exists")])
+        stack = self.stack_for_region(tenant.region)
+        result = take(
+            tenant,
+            stack,
+            server,
+            path,
+            cloudflare=self.cloudflare_client(tenant),
+            clock=clock or utc_now,
+            timeout=timeout,
+            retries=retries,
+        )
+        added = self.add_tenant(result.tenant, dry_run=dry_run)
+        status = WRITTEN if added.written else DRY_RUN
+        return added, replace(result, tenant=added.tenant, state=added.state, status=status)
+
+    def cloudflare_client(self, tenant: Tenant) -> CloudflareClient | None:
+        """A Cloudflare API client for a tenant whose sender domain is on Cloudflare (None
+        otherwise): the token from ``CLOUDFLARE_API_TOKEN``, the base URL from
+        ``CLOUDFLARE_BASE_URL`` (tests), neither ever echoed."""
+        from mailfleet.cloudflare.client import CloudflareClient
+        from mailfleet.cloudflare.errors import CloudflareError
+
+        sender = tenant.sender_domain
+        if sender is None or sender.provider != "cloudflare":
+            return None
+        token = os.environ.get("CLOUDFLARE_API_TOKEN", "")
+        if not token:
+            raise UsageError(
+                problems=[
+                    Problem(
+                        "CLOUDFLARE_API_TOKEN",
+                        "",
+                        "is not set: adopting a Cloudflare zone reads its record ids from Cloudflare's API "
+                        "(a token with DNS Read on the zone)",
+                    )
+                ]
+            )
+        try:
+            return CloudflareClient(token, base_url=os.environ.get("CLOUDFLARE_BASE_URL") or None)
+        except (ValueError, CloudflareError) as exc:
+            # Neither message repeats the token or the URL (mailfleet.cloudflare.redact).
+            name = "CLOUDFLARE_API_TOKEN" if "token" in str(exc).lower() else "CLOUDFLARE_BASE_URL"
+            raise UsageError(problems=[Problem(name, "", str(exc))]) from None
+
+    @staticmethod
+    def _adopt_nameserver(value: Nameserver | str | None) -> Nameserver | None:
+        from mailfleet.dns.resolver import Nameserver
+
+        if value is None or isinstance(value, Nameserver):
+            return value
+        try:
+            return Nameserver.parse(value)
+        except ValueError as exc:
+            raise UsageError(problems=[param_problem("nameserver", str(exc))]) from None
 
 
 def _broken_journals(problems: list[Problem], tenants_dir: Path) -> Iterator[tuple[str, dict[str, Any]]]:

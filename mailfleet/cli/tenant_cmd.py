@@ -232,6 +232,21 @@ def add(
     smtp_port: Annotated[
         int | None, typer.Option("--smtp-port", metavar="PORT", help="Its port, 1-65535 (default 587).")
     ] = None,
+    adopt: Annotated[
+        bool,
+        typer.Option(
+            "--adopt",
+            help="Adopt what the sender domain's zone already holds (SPF, DMARC, ...): see `tenant adopt`.",
+        ),
+    ] = False,
+    nameserver: Annotated[
+        str | None,
+        typer.Option(
+            "--nameserver",
+            metavar="IP[:PORT]",
+            help="With --adopt: ask this DNS server (default: the system's).",
+        ),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Validate and show the file and records; write nothing.")
     ] = False,
@@ -243,8 +258,10 @@ def add(
 
     Checks the flags against the tenant schema, then against every other tenant (slug and
     every domain unique across both regions). Prints the DNS records the customer publishes
-    (own domain), the IPs to allow (own SMTP) and the next command. Exit 1 if the tenant
-    exists or conflicts with another, 2 for a wrong flag.
+    (own domain), the IPs to allow (own SMTP) and the next command. With --adopt, first reads
+    what the sender domain's zone already holds and writes it as the file's adopted.dns
+    (`tenant adopt`). Exit 1 if the tenant exists or conflicts with another or a DNS lookup
+    fails, 2 for a wrong flag.
     """
     api = manager(ctx)
     data, usage = tenant_data_from_flags(
@@ -267,17 +284,98 @@ def add(
         smtp_host=smtp_host,
         smtp_port=smtp_port,
     )
-    added = api.add_tenant(api.new_tenant(data, usage), dry_run=dry_run)
-    if fmt is AddFormat.json:
-        print_json(added_json(added))
-    elif dry_run:
-        out(f"# dry run: {added.path} would contain:")
-        out(added.content.decode("utf-8"))
+    if nameserver is not None and not adopt:
+        usage.append(Problem("", "nameserver", "only applies with --adopt"))
+    tenant = api.new_tenant(data, usage)
+    adopted = None
+    if adopt:
+        added, adopted = api.add_adopted_tenant(tenant, nameserver, dry_run=dry_run)
     else:
-        out(f"Created {added.path} (tenant {slug}, region {added.tenant.region}, stack {added.stack.name}).")
-    if fmt is AddFormat.text:
+        added = api.add_tenant(tenant, dry_run=dry_run)
+    if fmt is AddFormat.json:
+        doc = added_json(added)
+        if adopted is not None:
+            from mailfleet.adopt.report import as_json as adopt_json  # asyncio, requests: only here
+
+            doc["adopt"] = adopt_json(adopted)
+        print_json(doc)
+    else:
+        if adopted is not None:
+            from mailfleet.adopt.report import text_lines as adopt_lines
+
+            out("\n".join(adopt_lines(adopted, format_table, status_line=False)))
+        if dry_run:
+            out(f"# dry run: {added.path} would contain:")
+            out(added.content.decode("utf-8"))
+        else:
+            out(
+                f"Created {added.path} (tenant {slug}, region {added.tenant.region}, stack {added.stack.name})."
+            )
         out("\n".join(describe_new_tenant(added)))
     if dry_run:
+        err("dry run: nothing written")
+
+
+@tenant_app.command("adopt")
+def adopt_(
+    ctx: typer.Context,
+    slug: Annotated[str, typer.Argument(metavar="SLUG", help="Tenant slug.")],
+    nameserver: Annotated[
+        str | None,
+        typer.Option(
+            "--nameserver", metavar="IP[:PORT]", help="Ask this DNS server (default: the system's)."
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Read and compare; write nothing.")] = False,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", help="Write even when live values differ from the stored snapshot (drift)."),
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.01, help="Seconds to wait per DNS attempt.")
+    ] = 2.0,
+    retries: Annotated[
+        int, typer.Option("--retries", min=0, help="Retries per DNS query after a timeout.")
+    ] = 2,
+    fmt: Annotated[
+        AddFormat, typer.Option("--format", "-f", help="text, or json for scripts (mailfleet-adopt/1).")
+    ] = AddFormat.text,
+) -> None:
+    """Adopt what the customer's zone already holds: snapshot it into tenants/SLUG.yaml (adopted.dns).
+
+    Reads the live RRsets at every name and type mailfleet declares in the sender domain's
+    zone (TXT at the apex, at _dmarc. and at the DKIM name; the tracking CNAME) from
+    --nameserver or the system resolver, and for a Cloudflare zone the id of each record from
+    Cloudflare's API (CLOUDFLARE_API_TOKEN). Prints what was found, what mailfleet will
+    publish instead (the customer's SPF and DMARC with Mailgun's part merged in) and, for
+    manual DNS, what the customer replaces. When live values differ from the stored snapshot,
+    prints the drift and writes only with --yes. Exit 1 for drift without --yes, a failed
+    lookup (timeout, unreachable nameserver; nothing written) or a zone that cannot be
+    adopted as it is (two SPF records); 2 for a wrong flag.
+    """
+    from mailfleet.adopt.report import as_json, text_lines  # asyncio, requests: only here
+    from mailfleet.adopt.run import DRIFT, DRY_RUN
+
+    result = manager(ctx).adopt_dns(
+        slug, nameserver, dry_run=dry_run, accept_drift=yes, timeout=timeout, retries=retries
+    )
+    if fmt is AddFormat.json:
+        print_json(as_json(result))
+    else:
+        out("\n".join(text_lines(result, format_table)))
+    if result.status == DRIFT:
+        assert result.previous is not None
+        raise InvalidData(
+            problems=[
+                Problem(
+                    str(result.path),
+                    "adopted.dns",
+                    f"not written: live values differ from the snapshot of {result.previous.taken_at} "
+                    "(drift above); run again with --yes to replace it",
+                )
+            ]
+        )
+    if result.status == DRY_RUN:
         err("dry run: nothing written")
 
 

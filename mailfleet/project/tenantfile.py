@@ -138,3 +138,28 @@ def migration_in_progress(value: Any) -> bool:
             return False
         return not any(str(value.get(k)) in DONE_PHASES for k in ("state", "phase"))
     return migration_phase(value) not in DONE_PHASES
+
+
+def replace_block(text: str, key: str, block_text: str) -> str:
+    """``text`` with its top-level ``key:`` block replaced by ``block_text`` (removed when empty).
+
+    The block is the ``key:`` line and the indented lines after it (blank lines inside it
+    included, blank lines after it not); every other byte, comments included, stays as it was.
+    Without such a block, ``block_text`` is appended at the end.
+    """
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.startswith(f"{key}:")), None)
+    if block_text and not block_text.endswith("\n"):
+        block_text += "\n"
+    if start is None:
+        if not block_text:
+            return text
+        head = text if not text or text.endswith("\n") else text + "\n"
+        return head + block_text
+    end = start + 1
+    last = start + 1
+    while end < len(lines) and (not lines[end].strip() or lines[end][0] in " \t"):
+        end += 1
+        if lines[end - 1].strip():
+            last = end
+    return "".join(lines[:start]) + block_text + "".join(lines[last:])
