@@ -89,3 +89,12 @@ def test_records_tells_a_manual_customer_to_replace_not_add(project_dir: Path) -
     assert dmarc["value"].startswith("v=DMARC1; p=none; rua=mailto:dmarc@shop.no,")
     bind = run_cli("records", "shop", "--format", "bind", cwd=project_dir).stdout
     assert f'; spf: replaces the existing shop.no TXT record(s):\n;   was: "{GOOGLE_SPF}"' in bind
+
+
+def test_remove_of_a_manual_customer_prints_the_records_to_publish_again(project_dir: Path) -> None:
+    _write(project_dir, "manual")
+    shown = run_cli("tenant", "remove", "shop", cwd=project_dir)
+    assert shown.returncode == 1
+    lines = shown.stdout.splitlines()
+    at = lines.index("Manual DNS: ask the customer to publish again what they had:")
+    assert lines[at + 1 : at + 3] == [f"  shop.no TXT {GOOGLE_SPF}", f"  _dmarc.shop.no TXT {DMARC}"]
