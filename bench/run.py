@@ -4,6 +4,10 @@ Each module defines ``run() -> list[Result]``. A result compares a measured wall
 a baseline measured in the same run, because these machines are noisy; figures are reported
 as ratios. ``python bench/run.py plan check`` runs only the modules whose name contains one
 of the words. Results are also written to bench/results.json.
+
+The modules: ``bench_check``, ``bench_cli``, ``bench_components``, ``bench_diff``,
+``bench_import`` (``import --from-mailgun`` of 1,000 domains against the fake Mailgun: API calls
+per domain, wall time against the rate-limit bound), ``bench_migrate`` and ``bench_plan``.
 """
 
 from __future__ import annotations

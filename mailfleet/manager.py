@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from mailfleet.check.result import RunResult
     from mailfleet.cloudflare.client import CloudflareClient
     from mailfleet.dns.resolver import Nameserver
+    from mailfleet.fleet_import.report import ImportReport
     from mailfleet.mailgun.client import MailgunClient
     from mailfleet.migrate.engine import Migrator, Notice
 
@@ -463,6 +464,50 @@ class Manager:
             return Nameserver.parse(value)
         except ValueError as exc:
             raise UsageError(problems=[param_problem("nameserver", str(exc))]) from None
+
+    # -- import ---------------------------------------------------------------------------
+
+    def import_from_mailgun(
+        self,
+        region: Region,
+        *,
+        dry_run: bool,
+        api_key: str | None = None,
+        rate: int = 300,
+        workers: int | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> ImportReport:
+        """Adopt what one Mailgun region holds: tenant files with ``adopted.mailgun`` blocks.
+
+        ``api_key`` defaults to ``MAILGUN_API_KEY``; ``MAILGUN_API_BASE_<REGION>`` overrides the
+        API host; at most ``rate`` requests a minute. See ``mailfleet.fleet_import.run``."""
+        from mailfleet.fleet_import.read import DEFAULT_WORKERS
+        from mailfleet.fleet_import.run import import_region
+
+        if region not in REGION_NAMES:
+            raise UsageError(problems=[param_problem("region", f"must be one of {', '.join(REGION_NAMES)}")])
+        if rate < 1:
+            raise UsageError(problems=[param_problem("rate", "must be at least 1 request a minute")])
+        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")
+        if not key:
+            raise UsageError(
+                problems=[
+                    Problem(
+                        API_KEY_ENV,
+                        "",
+                        "is not set: import reads every domain, route and webhook of the region from Mailgun",
+                    )
+                ]
+            )
+        client = self.mailgun_client(region, key, requests_per_minute=rate)
+        return import_region(
+            self.tenants_dir,
+            self.stacks_dir,
+            client,
+            dry_run=dry_run,
+            workers=workers or DEFAULT_WORKERS,
+            progress=progress,
+        )
 
 
 def _broken_journals(problems: list[Problem], tenants_dir: Path) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -56,6 +56,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "mailfleet.cli.tenant_cmd",
         "Add, list, show and remove tenants (the files in the tenants directory).",
     ),
+    "import": (
+        "mailfleet.cli.import_cmd",
+        "Adopt what already exists: write tenant files for the Mailgun domains, routes and webhooks of a region.",
+    ),
     "migrate": (
         "mailfleet.cli.migrate_cmd",
         "Move tenants from one region stack to the other without losing mail: run (the default), "

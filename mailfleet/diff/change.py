@@ -4,6 +4,11 @@ A ``Change`` is source-neutral: ``compare`` makes them from two desired states, 
 from a ``pulumi preview --json`` digest, and every output renders either. ``old``/``new`` hold
 display lines (TXT values joined into one logical string, secrets as ``[secret]``); for an
 update or replace they hold only the fields that differ, side by side.
+
+An ``import`` row is an item that already exists outside Pulumi and that the stack takes over
+(the ``import`` resource option, ``import_id``) instead of creating it: nothing is created,
+nothing deleted. The summary counts imports only for a stack that has some, so reports
+without adoption keep their shape.
 """
 
 from __future__ import annotations
@@ -15,16 +20,17 @@ CREATE = "create"
 UPDATE = "update"
 REPLACE = "replace"
 DELETE = "delete"
-OPS = (CREATE, UPDATE, REPLACE, DELETE)
-OP_TITLES = {CREATE: "Create", UPDATE: "Update", REPLACE: "Replace", DELETE: "Delete"}
-# Order of rows inside a stack: destructive first, then deletes, replaces, updates, creates.
-OP_ORDER = {DELETE: 0, REPLACE: 1, UPDATE: 2, CREATE: 3}
+IMPORT = "import"
+OPS = (CREATE, UPDATE, REPLACE, DELETE, IMPORT)
+OP_TITLES = {CREATE: "Create", UPDATE: "Update", REPLACE: "Replace", DELETE: "Delete", IMPORT: "Import"}
+# Order of rows inside a stack: destructive first, then deletes, replaces, updates, creates, imports.
+OP_ORDER = {DELETE: 0, REPLACE: 1, UPDATE: 2, CREATE: 3, IMPORT: 4}
 KIND_ORDER = {"mailgun domain": 0, "route": 1, "webhook": 2, "credential": 3, "dns": 4, "outbound": 5}
 
 
 @dataclass
 class Change:
-    """One created, updated, replaced or deleted resource in one stack."""
+    """One created, imported, updated, replaced or deleted resource in one stack."""
 
     stack: str
     group: str  # the tenant slug (diff) or the resource's Pulumi name (preview)
@@ -40,6 +46,7 @@ class Change:
     new: list[str] = field(default_factory=list)
     fields: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    import_id: str | None = None  # an ``import`` row: the id Pulumi imports the resource by
 
     @property
     def destructive(self) -> bool:
@@ -79,6 +86,7 @@ class Change:
             "fields": self.fields,
             "destructive": self.destructive,
             "reasons": self.reasons,
+            "import_id": self.import_id,
         }
 
 
@@ -95,16 +103,20 @@ class StackChanges:
         self.rows.sort(key=Change.sort_key)
 
     def counts(self) -> dict[str, int]:
+        """Rows per op and destructive rows; ``import`` only when the stack has import rows."""
         n = {op: 0 for op in OPS}
         for row in self.rows:
             n[row.op] += 1
+        if not n[IMPORT]:
+            del n[IMPORT]
         n["destructive"] = sum(1 for r in self.rows if r.destructive)
         return n
 
     def summary(self) -> str:
         n = self.counts()
+        imports = f"Imports={n[IMPORT]}, " if IMPORT in n else ""
         return (
-            f"Creates={n[CREATE]}, Updates={n[UPDATE]}, Replaces={n[REPLACE]}, Deletes={n[DELETE]}, "
+            f"Creates={n[CREATE]}, {imports}Updates={n[UPDATE]}, Replaces={n[REPLACE]}, Deletes={n[DELETE]}, "
             f"Destructive={n['destructive']}"
         )
 

@@ -2,7 +2,11 @@
 
 Contract: an item only at base is a delete, only at head a create; an item at both whose
 fields differ is an update, or a replace when a field of ``DOMAIN_REPLACE_FIELDS`` changed on
-a Mailgun domain. A row is destructive (``Change.reasons`` not empty) when:
+a Mailgun domain. An item at head that is adopted with an import id (``adopted.import_id``:
+``import --from-mailgun``, ``tenant adopt``) that it did not have at base is an import: it
+exists already and Pulumi takes it over, whether it is new at head or its tenant file just
+gained the ``adopted:`` block; an import is never destructive. A row is destructive
+(``Change.reasons`` not empty) when:
 
 - a Mailgun domain is deleted (its DKIM key, routes' traffic, credentials, suppressions and
   stored messages live only in that region), including a tenant moving to another region's
@@ -28,7 +32,7 @@ from mailfleet.desired.state import (
     StackState,
     TenantState,
 )
-from mailfleet.diff.change import CREATE, DELETE, REPLACE, UPDATE, Change, StackChanges
+from mailfleet.diff.change import CREATE, DELETE, IMPORT, REPLACE, UPDATE, Change, StackChanges
 from mailfleet.diff.snapshot import Snapshot
 
 log = logging.getLogger("mailfleet.diff.compare")
@@ -128,6 +132,12 @@ def field_lines(names: list[str], fields: dict[str, str]) -> list[str]:
     return out
 
 
+def import_id(item: Any) -> str | None:
+    """The id a desired-state item is imported by (``Adopted.import_id``), or None."""
+    adopted = getattr(item, "adopted", None)
+    return adopted.import_id if adopted is not None else None
+
+
 def _selector(record: DnsRecord) -> str:
     return record.name.split("._domainkey.", 1)[0]
 
@@ -162,6 +172,9 @@ class _Comparer:
         return rows
 
     def row(self, stack: str, slug: str, key: str, a: Any, b: Any) -> Change:
+        imported = import_id(b) if b is not None else None
+        if imported is not None and (a is None or import_id(a) != imported):
+            return self.import_row(stack, slug, key, a, b, imported)
         if a is None:
             kind, name, type_, where, ttl, _fields, summary = describe(b)
             return Change(stack, slug, CREATE, kind, key, name, type_, where, ttl_new=ttl, new=summary)
@@ -206,6 +219,25 @@ class _Comparer:
                     f"{what} forces pulumi-mailgun to replace the domain (delete, then create): "
                     "its DKIM key, SMTP credentials, suppressions and stored messages are lost"
                 )
+        return row
+
+    def import_row(self, stack: str, slug: str, key: str, a: Any, b: Any, imported: str) -> Change:
+        """An item Pulumi imports: new at head, or its tenant file just adopted it."""
+        kind, name, type_, where, ttl, fb, summary = describe(b)
+        row = Change(stack, slug, IMPORT, kind, key, name, type_, where, ttl_new=ttl, import_id=imported)
+        if a is None:
+            row.new = [*summary, f"import {imported}"]
+            return row
+        _, _, _, _, ttl_a, fa, _ = describe(a)
+        order = list(fb)
+        changed = sorted(
+            (f for f in fa.keys() | fb.keys() if f != "adopted" and fa.get(f) != fb.get(f)),
+            key=lambda f: order.index(f) if f in order else len(order),
+        )
+        row.ttl_old = ttl_a
+        row.old = field_lines(changed, fa)
+        row.new = [*field_lines(changed, fb), f"import {imported}"]
+        row.fields = [*changed, *(["ttl"] if ttl_a != ttl else [])]
         return row
 
     def explain(self, stack: str, rows: list[Change], old: dict[str, Any], new: dict[str, Any]) -> None:

@@ -41,6 +41,7 @@ import datetime
 import email.utils
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -59,6 +60,7 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 SUPPRESSION_KINDS = ("bounces", "unsubscribes", "complaints")
 SUPPRESSION_IMPORT_BATCH = 1000  # Mailgun accepts up to 1000 addresses per JSON import
 PAGE_LIMIT = 100
+LIST_LIMIT_MAX = 1000  # Mailgun's documented page maximum of GET /v4/domains, /v3/routes, .../credentials
 ERROR_TEXT_MAX = 200  # characters of a server's error text quoted in a message
 _NOT_JSON = object()
 
@@ -104,6 +106,8 @@ class MailgunClient:
         self._jitter = jitter
         self.limiter = RateLimiter(requests_per_minute, clock=clock, sleep=sleep)
         self.retries = 0
+        self.requests = 0  # requests sent (every attempt), for callers that report API calls
+        self._count_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return self._scrub(f"MailgunClient(region={self.region!r}, base_url={self.base_url!r})")
@@ -169,6 +173,8 @@ class MailgunClient:
         attempt = 0
         while True:
             self.limiter.acquire()
+            with self._count_lock:
+                self.requests += 1
             failure = ""
             try:
                 response = self._session.request(
@@ -291,6 +297,27 @@ class MailgunClient:
         """``GET /v4/domains/{name}``: ``domain`` (with ``state``), ``sending_dns_records``,
         ``receiving_dns_records``. Raises ``NotFound`` when the domain is not in this region."""
         return self.request("GET", f"/v4/domains/{_seg(name)}")
+
+    def iter_domains(self, page_size: int = LIST_LIMIT_MAX) -> Iterator[dict[str, Any]]:
+        """``GET /v4/domains`` with ``limit``/``skip`` paging (at most 1000 a page): every domain
+        of this region, in Mailgun's order (newest first). A domain created while the pages are
+        read shifts later pages by one, so a name may come twice: callers dedupe by name."""
+        skip = 0
+        while True:
+            body = self.request("GET", "/v4/domains", params={"limit": page_size, "skip": skip})
+            items = body.get("items") or []
+            yield from items
+            skip += len(items)
+            total = body.get("total_count")
+            if not items or (isinstance(total, int) and skip >= total):
+                return
+
+    def list_domains(self, page_size: int = LIST_LIMIT_MAX) -> list[dict[str, Any]]:
+        """Every domain of this region (``iter_domains``), each name once."""
+        seen: dict[str, dict[str, Any]] = {}
+        for item in self.iter_domains(page_size):
+            seen.setdefault(str(item.get("name")), item)
+        return list(seen.values())
 
     def domain_exists(self, name: str) -> bool:
         try:
@@ -439,6 +466,10 @@ class MailgunClient:
             total = body.get("total_count")
             if not items or (isinstance(total, int) and skip >= total):
                 return out
+
+    def list_credential_logins(self, domain: str, page_size: int = LIST_LIMIT_MAX) -> list[str]:
+        """The SMTP logins of ``domain`` (``login@domain``), nothing else of each credential."""
+        return [str(c["login"]) for c in self.list_credentials(domain, page_size) if c.get("login")]
 
     def create_credential(self, domain: str, login: str, password: str) -> dict[str, Any]:
         """``POST /v3/domains/{domain}/credentials``. The password goes in the form body only."""

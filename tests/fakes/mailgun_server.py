@@ -35,7 +35,12 @@ What it models
   or ``rate_limit(count, reset_in=..., reset_unit="s"|"ms")`` answers 429 with
   ``Retry-After`` or ``X-RateLimit-Reset`` (epoch seconds or milliseconds).
 - A request log: ``count(method, path, region)`` and ``calls`` (every request, faults included),
-  so tests and benchmarks can count API calls. ``seed_domain`` adds state without a call.
+  so tests and benchmarks can count API calls. ``seed_domain``, ``seed_route``,
+  ``seed_webhooks`` and ``seed_credential`` add state without a call (a whole fleet in
+  milliseconds).
+- List pages as Mailgun documents them: ``limit`` defaults to 100 and may not pass 1000 on
+  ``GET /v4/domains``, ``/v3/routes`` and ``.../credentials`` (400 otherwise); domains come
+  newest first unless ``sort`` is ``name``, ``name:asc`` or ``name:desc``.
 - Echo mode (opt-in, ``FakeMailgun(echo=True)`` or ``echo_requests()``): every answer echoes
   the request back, as a careless proxy or a hostile server would, so tests can prove the
   client never repeats a secret. Each answer (401s, faults and successes alike) then carries
@@ -383,6 +388,53 @@ class FakeMailgun:
             self.domains[name] = domain
             return domain
 
+    def seed_route(
+        self,
+        region: str,
+        expression: str,
+        actions: list[str] | tuple[str, ...],
+        *,
+        priority: int = 0,
+        description: str = "",
+        route_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Add a route directly (no API call, not logged); returns it, with its ``id``."""
+        with self.lock:
+            route = {
+                "id": route_id or secrets.token_hex(12),
+                "priority": priority,
+                "description": description,
+                "expression": expression,
+                "actions": list(actions),
+                "created_at": _rfc2822(),
+            }
+            self.routes[region][route["id"]] = route
+            return route
+
+    def seed_webhooks(self, region: str, domain: str, hooks: dict[str, list[str]]) -> None:
+        """Set webhooks of a seeded domain directly: ``{kind: [1-3 urls]}`` (no API call)."""
+        with self.lock:
+            dom = self.domains.get(domain)
+            if dom is None or dom.region != region:
+                raise KeyError(f"no domain {domain} in {region}: seed it first")
+            bad = [k for k, urls in hooks.items() if k not in WEBHOOK_KINDS or not 1 <= len(urls) <= 3]
+            if bad:
+                raise ValueError(f"webhooks {bad}: a kind of {WEBHOOK_KINDS} with 1-3 urls each")
+            self.webhooks.setdefault((region, domain), {}).update({k: list(v) for k, v in hooks.items()})
+
+    def seed_credential(self, region: str, domain: str, login: str, password: str | None = None) -> str:
+        """Add an SMTP credential directly (``login`` or ``login@domain``); returns the full login."""
+        with self.lock:
+            dom = self.domains.get(domain)
+            if dom is None or dom.region != region:
+                raise KeyError(f"no domain {domain} in {region}: seed it first")
+            full = login if "@" in login else f"{login}@{domain}"
+            self.credentials.setdefault((region, domain), {})[full] = {
+                "password": password or secrets.token_urlsafe(16),
+                "created_at": _rfc2822(),
+            }
+            return full
+
     def count(self, method: str | None = None, path: str | None = None, region: str | None = None) -> int:
         """Requests received (faulted ones included) matching method/path (exact)/region."""
         with self.lock:
@@ -612,10 +664,19 @@ class _Handler(BaseHTTPRequestHandler):
         if not rest:
             if method == "GET":
                 fake._purge_deleted()
-                items = [d.body()["domain"] for d in fake.domains.values() if d.region == self.region]
-                skip = int((query.get("skip") or ["0"])[0])
-                limit = int((query.get("limit") or ["100"])[0])
-                return 200, {"total_count": len(items), "items": items[skip : skip + limit]}, {}
+                skip, limit = _skip_limit(query, "The 'limit' parameter can't be larger than 1000")
+                # Mailgun: "If sorting is not specified domains are returned in reverse creation
+                # date order"; ``sort`` is ``name`` (ascending), ``name:asc`` or ``name:desc``.
+                found = [d for d in fake.domains.values() if d.region == self.region]
+                order = (query.get("sort") or [""])[0]
+                if order in ("name", "name:asc", "name:desc"):
+                    found.sort(key=lambda d: d.name, reverse=order == "name:desc")
+                elif order:
+                    raise _Reply(400, f"Invalid sort option {order!r}")
+                else:
+                    found.reverse()
+                page = [d.body()["domain"] for d in found[skip : skip + limit]]
+                return 200, {"total_count": len(found), "items": page}, {}
             if method == "POST":
                 return self._create_domain(_form(self, raw))
             raise _Reply(405, "Method not allowed")
@@ -680,8 +741,7 @@ class _Handler(BaseHTTPRequestHandler):
         routes = self.fake.routes[self.region]
         if not rest:
             if method == "GET":
-                skip = int((query.get("skip") or ["0"])[0])
-                limit = int((query.get("limit") or ["100"])[0])
+                skip, limit = _skip_limit(query, "The 'limit' parameter can't be larger than 1000")
                 items = list(routes.values())
                 return 200, {"total_count": len(items), "items": items[skip : skip + limit]}, {}
             if method == "POST":
@@ -753,8 +813,7 @@ class _Handler(BaseHTTPRequestHandler):
         creds = self.fake.credentials.setdefault((self.region, name), {})
         if not rest:
             if method == "GET":
-                skip = int((query.get("skip") or ["0"])[0])
-                limit = int((query.get("limit") or ["100"])[0])
+                skip, limit = _skip_limit(query, "Limit parameter can't be larger than 1000")
                 items = [
                     {"login": login, "mailbox": login, "created_at": c["created_at"], "size_bytes": None}
                     for login, c in creds.items()
@@ -853,6 +912,21 @@ class _Handler(BaseHTTPRequestHandler):
                 table[address] = item
             return 200, {"message": f"{len(entries)} addresses have been added"}, {}
         raise _Reply(405, "Method not allowed")
+
+
+LIST_LIMIT_MAX = 1000  # Mailgun's page maximum of GET /v4/domains, /v3/routes and .../credentials
+
+
+def _skip_limit(query: dict[str, list[str]], too_large: str) -> tuple[int, int]:
+    """``skip`` (default 0) and ``limit`` (default 100, at most 1000) of a list request."""
+    try:
+        skip = int((query.get("skip") or ["0"])[0])
+        limit = int((query.get("limit") or ["100"])[0])
+    except ValueError:
+        raise _Reply(400, "skip and limit must be integers") from None
+    if limit > LIST_LIMIT_MAX:
+        raise _Reply(400, too_large)
+    return max(skip, 0), max(limit, 0)
 
 
 def _append_at(node: Any, keys: list[str], suffix: str) -> None:
