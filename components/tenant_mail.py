@@ -34,6 +34,7 @@ import pulumi_mailgun as mailgun
 from components.providers import RegionProviders
 from components.secrets import StackSecrets
 from mailfleet.desired import naming
+from mailfleet.desired.adopt import ADOPTED_DOMAIN_IGNORE
 from mailfleet.desired.state import Adopted, DnsRecord, TenantState
 from mailfleet.records import txt
 
@@ -41,9 +42,6 @@ log = logging.getLogger("components.tenant_mail")
 
 TYPE_TOKEN = naming.COMPONENT_TYPE
 CREDENTIAL_LOGIN = naming.CREDENTIAL_LOGIN
-# pulumi-mailgun's Read never sets these: an imported domain shows them as null, and each
-# forces a replacement (delete, then create) that ``protect`` would then block.
-ADOPTED_DOMAIN_IGNORE = ("dkim_selector", "dkim_key_size", "force_dkim_authority")
 
 
 def credential_parameter(slug: str, domain: str) -> str:

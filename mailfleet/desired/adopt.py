@@ -33,6 +33,11 @@ from mailfleet.model.adoption import AdoptedRecord, DnsAdoption, MailgunAdoption
 from mailfleet.model.tenant import Tenant
 from mailfleet.records import dmarc, spf
 
+# pulumi-mailgun's Read never sets these: an imported domain shows them as null, and each
+# would force a replacement (delete, then create) that ``protect`` then blocks. An adopted
+# domain ignores them (the components pass ``ignore_changes``; ``diff`` shows no replace).
+ADOPTED_DOMAIN_IGNORE = ("dkim_selector", "dkim_key_size", "force_dkim_authority")
+
 
 def import_id(record: DnsRecord, found: AdoptedRecord, value: str | None) -> str | None:
     """The Pulumi import id of ``record`` (Cloudflare: the record holding ``value``)."""

@@ -7,8 +7,10 @@ update or replace they hold only the fields that differ, side by side.
 
 An ``import`` row is an item that already exists outside Pulumi and that the stack takes over
 (the ``import`` resource option, ``import_id``) instead of creating it: nothing is created,
-nothing deleted. The summary counts imports only for a stack that has some, so reports
-without adoption keep their shape.
+nothing deleted. A ``release`` row is an adopted item the stack stops declaring: it leaves
+Pulumi's state without being deleted (``retain_on_delete``), given back as it is. The summary
+counts imports and releases only for a stack that has some, so reports without adoption keep
+their shape.
 """
 
 from __future__ import annotations
@@ -21,10 +23,20 @@ UPDATE = "update"
 REPLACE = "replace"
 DELETE = "delete"
 IMPORT = "import"
-OPS = (CREATE, UPDATE, REPLACE, DELETE, IMPORT)
-OP_TITLES = {CREATE: "Create", UPDATE: "Update", REPLACE: "Replace", DELETE: "Delete", IMPORT: "Import"}
-# Order of rows inside a stack: destructive first, then deletes, replaces, updates, creates, imports.
-OP_ORDER = {DELETE: 0, REPLACE: 1, UPDATE: 2, CREATE: 3, IMPORT: 4}
+RELEASE = "release"
+OPS = (CREATE, UPDATE, REPLACE, DELETE, IMPORT, RELEASE)
+OPTIONAL_OPS = (IMPORT, RELEASE)  # counted only in a stack that has such rows
+OP_TITLES = {
+    CREATE: "Create",
+    UPDATE: "Update",
+    REPLACE: "Replace",
+    DELETE: "Delete",
+    IMPORT: "Import",
+    RELEASE: "Release",
+}
+# Order of rows inside a stack: destructive first, then deletes, replaces, updates, creates,
+# imports, releases.
+OP_ORDER = {DELETE: 0, REPLACE: 1, UPDATE: 2, CREATE: 3, IMPORT: 4, RELEASE: 5}
 KIND_ORDER = {"mailgun domain": 0, "route": 1, "webhook": 2, "credential": 3, "dns": 4, "outbound": 5}
 
 
@@ -103,21 +115,23 @@ class StackChanges:
         self.rows.sort(key=Change.sort_key)
 
     def counts(self) -> dict[str, int]:
-        """Rows per op and destructive rows; ``import`` only when the stack has import rows."""
+        """Rows per op and destructive rows; ``import``/``release`` only when the stack has some."""
         n = {op: 0 for op in OPS}
         for row in self.rows:
             n[row.op] += 1
-        if not n[IMPORT]:
-            del n[IMPORT]
+        for op in OPTIONAL_OPS:
+            if not n[op]:
+                del n[op]
         n["destructive"] = sum(1 for r in self.rows if r.destructive)
         return n
 
     def summary(self) -> str:
         n = self.counts()
         imports = f"Imports={n[IMPORT]}, " if IMPORT in n else ""
+        releases = f"Releases={n[RELEASE]}, " if RELEASE in n else ""
         return (
             f"Creates={n[CREATE]}, {imports}Updates={n[UPDATE]}, Replaces={n[REPLACE]}, Deletes={n[DELETE]}, "
-            f"Destructive={n['destructive']}"
+            f"{releases}Destructive={n['destructive']}"
         )
 
     def as_dict(self) -> dict[str, Any]:

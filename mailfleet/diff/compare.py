@@ -22,6 +22,7 @@ import dataclasses
 import logging
 from typing import Any
 
+from mailfleet.desired.adopt import ADOPTED_DOMAIN_IGNORE
 from mailfleet.desired.state import (
     DOMAIN_REPLACE_FIELDS,
     DnsRecord,
@@ -32,7 +33,7 @@ from mailfleet.desired.state import (
     StackState,
     TenantState,
 )
-from mailfleet.diff.change import CREATE, DELETE, IMPORT, REPLACE, UPDATE, Change, StackChanges
+from mailfleet.diff.change import CREATE, DELETE, IMPORT, RELEASE, REPLACE, UPDATE, Change, StackChanges
 from mailfleet.diff.snapshot import Snapshot
 
 log = logging.getLogger("mailfleet.diff.compare")
@@ -180,6 +181,12 @@ class _Comparer:
             return Change(stack, slug, CREATE, kind, key, name, type_, where, ttl_new=ttl, new=summary)
         if b is None:
             kind, name, type_, where, ttl, _fields, summary = describe(a)
+            if getattr(a, "adopted", None) is not None:
+                # retain_on_delete: Pulumi forgets it; it stays where it is, the customer's again.
+                return Change(
+                    stack, slug, RELEASE, kind, key, name, type_, where, ttl_old=ttl,
+                    old=[*summary, "leaves Pulumi's state; not deleted (retain_on_delete)"],
+                )  # fmt: skip
             return Change(stack, slug, DELETE, kind, key, name, type_, where, ttl_old=ttl, old=summary)
         kind, name, type_, where, ttl_a, fa, _ = describe(a)
         _, _, _, where_b, ttl_b, fb, _ = describe(b)
@@ -211,7 +218,9 @@ class _Comparer:
             fields=changed,
         )
         if isinstance(a, MailgunDomain):
-            forcing = [f for f in DOMAIN_REPLACE_FIELDS if f in changed]
+            # An adopted domain ignores the fields pulumi-mailgun cannot read back: no replace.
+            ignored = ADOPTED_DOMAIN_IGNORE if b.adopted is not None else ()
+            forcing = [f for f in DOMAIN_REPLACE_FIELDS if f in changed and f not in ignored]
             if forcing:
                 row.op = REPLACE
                 what = ", ".join(f"{f} {fa[f]} → {fb[f]}" for f in forcing)

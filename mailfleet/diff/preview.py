@@ -33,7 +33,7 @@ import logging
 import re
 from typing import Any
 
-from mailfleet.diff.change import CREATE, DELETE, REPLACE, UPDATE, Change, StackChanges
+from mailfleet.diff.change import CREATE, DELETE, IMPORT, RELEASE, REPLACE, UPDATE, Change, StackChanges
 from mailfleet.errors import InvalidData, Problem
 
 log = logging.getLogger("mailfleet.diff.preview")
@@ -57,6 +57,7 @@ OP_MAP = {
     "replace": REPLACE,
     "create-replacement": REPLACE,
     "delete-replaced": REPLACE,
+    "import": IMPORT,  # an adopted resource taken over (the import resource option)
 }
 # Steps that change nothing: ``same`` (nothing to do) and ``read`` (a ``get()`` of a resource
 # the stack does not manage; Pulumi never changes or deletes it).
@@ -87,7 +88,7 @@ PULUMI_OPS = {
 OUT_OF_SCOPE_TYPES = {"pulumi:pulumi:Stack", "aws:ssm/parameter:Parameter"}
 OUT_OF_SCOPE_PREFIXES = ("pulumi:providers:", "mailfleet:")
 # The change steps of a reported resource need the state they show.
-NEEDS_NEW = {"create", "update", "replace", "create-replacement"}
+NEEDS_NEW = {"create", "update", "replace", "create-replacement", "import"}
 NEEDS_OLD = {"update", "replace", "delete", "delete-replaced"}
 # Mailgun properties a row is named and placed by: strings when present.
 MAILGUN_TEXT_PROPS = ("name", "region", "domain", "kind", "login", "description", "expression")
@@ -527,20 +528,30 @@ def changes(doc: dict[str, Any], stack: str | None = None, where: str = "preview
 def _row(stack: str, urn: str, group: list[dict[str, Any]]) -> Change:
     ops = {OP_MAP[s["op"]] for s in group}
     op = REPLACE if REPLACE in ops else OP_MAP[group[0]["op"]]
+    retained = any((s.get("oldState") or {}).get("retainOnDelete") for s in group)
+    if op == DELETE and retained:
+        op = RELEASE  # retain_on_delete: Pulumi forgets it, the resource stays
     step = next((s for s in group if s["op"] == "replace"), group[0])
     old_state = next((s.get("oldState") for s in group if s.get("oldState")), None)
     new_state = next((s.get("newState") for s in group if s.get("newState")), None)
     _, type_, urn_name = parse_urn(urn)
     old = _Resource(type_, urn_name, _props(old_state)) if old_state else None
     new = _Resource(type_, urn_name, _props(new_state)) if new_state else None
-    shown = (new if new is not None and op != DELETE else old) or _Resource(type_, urn_name, {})
+    shown = (new if new is not None and op not in (DELETE, RELEASE) else old) or _Resource(
+        type_, urn_name, {}
+    )
     row = Change(stack, urn_name, op, shown.kind, urn, shown.name, shown.type, shown.where)
     row.ttl_old = old.ttl if old is not None else None
-    row.ttl_new = new.ttl if new is not None and op != DELETE else None
+    row.ttl_new = new.ttl if new is not None and op not in (DELETE, RELEASE) else None
     if op == CREATE:
         row.new = _summary(shown)
+    elif op == IMPORT:
+        row.import_id = str((new_state or {}).get("id") or "") or None
+        row.new = [*_summary(shown), f"import {row.import_id}" if row.import_id else "import"]
     elif op == DELETE:
         row.old = _summary(shown)
+    elif op == RELEASE:
+        row.old = [*_summary(shown), "leaves Pulumi's state; not deleted (retain_on_delete)"]
     else:
         fo = old.fields() if old is not None else {}
         fn = new.fields() if new is not None else {}
