@@ -54,7 +54,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "tenant": (
         "mailfleet.cli.tenant_cmd",
-        "Add, list, show and remove tenants (the files in the tenants directory).",
+        "Add, adopt, list, show and remove tenants (the files in the tenants directory).",
     ),
     "import": (
         "mailfleet.cli.import_cmd",

@@ -30,7 +30,7 @@ from mailfleet.project.tenantfile import as_data, dump_yaml
 from mailfleet.project.tenants import Added
 
 tenant_app = typer.Typer(
-    help="Add, list, show and remove tenants (the files in the tenants directory).",
+    help="Add, adopt, list, show and remove tenants (the files in the tenants directory).",
     no_args_is_help=True,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
