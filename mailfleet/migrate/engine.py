@@ -13,6 +13,9 @@ Contract:
   the batch (its journal stays at that step, ready for ``resume``); the others go on.
 - ``fault(slug, step, point)`` is called at ``started``/``applied``/``done`` of every step of
   every tenant (tests raise there, or kill the process, to prove resume works).
+- ``resume`` (not ``start``, not ``abort``) recovers a stack an interrupted update left locked
+  or with pending operations: a runner call refused with ``StackBlocked`` is retried once after
+  the runner's optional ``recover(stack)`` (``mailfleet.migrate.runner``).
 - Nothing here prints: progress and notices go to ``notify``.
 """
 
@@ -25,7 +28,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 from mailfleet.desired.build import build_tenant, changing_purposes, platform_domain_of
 from mailfleet.desired.naming import DNS_TYPES, TYPE_MAILGUN_DOMAIN
@@ -35,7 +38,13 @@ from mailfleet.mailgun.client import SUPPRESSION_KINDS, MailgunClient
 from mailfleet.mailgun.errors import MailgunError
 from mailfleet.migrate import export as export_mod
 from mailfleet.migrate.journal import Journal, MigrationBusy, TenantRunLock, current_owner
-from mailfleet.migrate.runner import StackRunner, tenant_resources
+from mailfleet.migrate.runner import (
+    RecoveringRunner,
+    StackBlocked,
+    StackRunner,
+    can_recover,
+    tenant_resources,
+)
 from mailfleet.model.migration import (
     LOWERED_TTL,
     POINT_OF_NO_RETURN,
@@ -52,6 +61,7 @@ from mailfleet.project import Project, load_stacks, param_problem
 log = logging.getLogger("mailfleet.migrate.engine")
 
 FaultHook = Callable[[str, str, str], None]
+T = TypeVar("T")
 
 
 class Checker(Protocol):
@@ -144,6 +154,7 @@ class Migrator:
         self.fault = fault
         self._project: Project | None = None
         self._pending_exports: dict[str, Any] = {}
+        self._recover = False  # set by resume: stacks left blocked by a dead update are recovered
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -250,16 +261,23 @@ class Migrator:
                 ready.append(slug)
             except MailfleetError as exc:
                 outcomes.append(Outcome(slug, False, None, "; ".join(exc.lines())))
-        outcomes.extend(self.resume(ready, batch=batch))
+        outcomes.extend(self.resume(ready, batch=batch, recover=False))
         return outcomes
 
     # -- running --------------------------------------------------------------------------
 
-    def resume(self, slugs: list[str], *, batch: int = 50) -> list[Outcome]:
-        """Run every tenant of ``slugs`` from its journal's next step to the end."""
+    def resume(self, slugs: list[str], *, batch: int = 50, recover: bool = True) -> list[Outcome]:
+        """Run every tenant of ``slugs`` from its journal's next step to the end.
+
+        ``recover`` (``mailfleet migrate resume``): a stack an interrupted run left locked or
+        with pending operations is recovered by the runner (``_stack_op``)."""
         outcomes: list[Outcome] = []
-        for i in range(0, len(slugs), max(1, batch)):
-            outcomes.extend(self._run_batch(slugs[i : i + max(1, batch)]))
+        self._recover = recover
+        try:
+            for i in range(0, len(slugs), max(1, batch)):
+                outcomes.extend(self._run_batch(slugs[i : i + max(1, batch)]))
+        finally:
+            self._recover = False
         return outcomes
 
     def _acquire(self, slug: str) -> _Run:
@@ -403,8 +421,30 @@ class Migrator:
         return self.stack_for(r.migration.to)
 
     def _up(self, stack: StackConfig) -> None:
-        result = self.runner.up(stack.name)
+        result = self._stack_op(self.runner.up, stack.name)
         log.info("up stack=%s changes=%s", stack.name, {k: len(v) for k, v in result.changes.items()})
+
+    def _stack_op(self, call: Callable[..., T], *args: Any) -> T:
+        """``call(*args)``; when resuming, a stack an interrupted update left blocked is recovered by
+        the runner once (``recover``: cancel a dead holder's lock, clear or import the pending
+        creates) and the call retried. Otherwise ``StackBlocked`` fails the step, naming the
+        command to run."""
+        try:
+            return call(*args)
+        except StackBlocked as exc:
+            if not (self._recover and can_recover(self.runner)):
+                raise
+            log.warning("stack blocked stack=%s reason=%s: recovering", exc.stack, exc.reason)
+            done = cast(RecoveringRunner, self.runner).recover(exc.stack)
+            left = "locked" if exc.reason == "locked" else "with pending operations"
+            self.notify(
+                Notice(
+                    f"stack {exc.stack}",
+                    "warning",
+                    f"an interrupted update left it {left}; ran {'; '.join(done)}",
+                )
+            )
+        return call(*args)
 
     def _step_lower_ttl(self, step: str, group: list[_Run]) -> dict[str, str]:
         for source in {self._source(r).name: self._source(r) for r in group}.values():
@@ -461,7 +501,7 @@ class Migrator:
         for (src, dst), runs in by_source.items():
             held = self.runner.resources(src)
             dns = [res.urn for r in runs for res in tenant_resources(held, r.slug, DNS_TYPES)]
-            moved = self.runner.state_move(src, dst, dns) if dns else []
+            moved = self._stack_op(self.runner.state_move, src, dst, dns) if dns else []
             log.info("dns ownership moved src=%s dst=%s records=%d", src, dst, len(moved))
             domains = [
                 res.urn
@@ -469,7 +509,7 @@ class Migrator:
                 for res in tenant_resources(held, r.slug, frozenset({TYPE_MAILGUN_DOMAIN}))
             ]
             if domains:
-                self.runner.unprotect(src, domains)
+                self._stack_op(self.runner.unprotect, src, domains)
             self._up(self.project.stacks[src])
         return {}
 

@@ -7,10 +7,11 @@ resources it is about to let go (``unprotect``) and to move resources between st
 touching the real things (``state_move``, as ``pulumi state move`` does).
 
 Implementations:
-- ``mailfleet.migrate.pulumi_runner.AutomationRunner``: the Automation API on real stacks
+- ``mailfleet.migrate.pulumi_runner.AutomationRunner``: the ``pulumi`` CLI on real stacks
   (any backend, passphrase from ``PULUMI_CONFIG_PASSPHRASE``);
-- ``tests/migrate/mock_runner.py``: the real program under ``pulumi.runtime.set_mocks``, with
-  each stack's resources kept between runs and Mailgun resources mirrored into the fake.
+- ``tests/migrate/mock_runner.py``: the engine stand-in: the real program under
+  ``pulumi.runtime.set_mocks``, diffed against a checkpoint re-read at every operation, with a
+  backend lock, pending operations and Mailgun resources mirrored into the fake.
 
 ``mailfleet.migrate.runners.load_runner(spec)`` builds one from ``module:factory``
 (``MAILFLEET_STACK_RUNNER``), the plug-in point for other backends and for tests that run the
@@ -22,12 +23,24 @@ Contract for implementations:
 - ``state_move`` moves only the given URNs still present in ``src`` (and their children) and
   returns the URNs it moved; moving URNs already moved is a no-op (so a resumed step is safe);
 - ``unprotect`` is idempotent and ignores URNs that are not in the stack.
+- A stack an interrupted update left behind makes an operation raise ``StackBlocked`` (a
+  ``RunnerError``): ``reason`` ``"locked"`` (the backend's lock is held; ``holders`` says by whom
+  and whether that process is known to be dead) or ``"pending"`` (the checkpoint holds
+  ``pending_operations``). Its message is one line naming the stack and the command to run.
+- Optional: ``recover(stack)`` repairs such a stack the documented way (``pulumi cancel`` when
+  the lock's holder is dead, then ``pulumi refresh --clear-pending-creates``, importing the
+  pending creates the runner can prove went through) and returns the commands it ran. A
+  runner that has it also takes ``up(stack, recover=True)`` (recover once, then retry).
+  ``mailfleet migrate resume`` uses it (``can_recover``); ``migrate run`` and ``abort`` never do.
 """
 
 from __future__ import annotations
 
+import os
+import socket
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from mailfleet.desired import naming
 from mailfleet.errors import MailfleetError
@@ -35,6 +48,106 @@ from mailfleet.errors import MailfleetError
 
 class RunnerError(MailfleetError):
     """A Pulumi operation failed; the message names the stack and never a secret."""
+
+
+# What ``pulumi up`` prints for each kind of pending operation (pkg/resource/deploy).
+PENDING_KINDS = {
+    "creating": "interrupted while creating",
+    "updating": "interrupted while updating",
+    "deleting": "interrupted while deleting",
+    "reading": "interrupted while reading",
+    "importing": "interrupted while importing",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LockHolder:
+    """Who holds a stack's lock, as the backend reports it. ``dead``: the process is known to
+    be gone (same host, no such pid); ``None`` when that cannot be known (another host, or a
+    backend that does not say, like Pulumi Cloud's "409 Conflict")."""
+
+    user: str = ""
+    host: str = ""
+    pid: int | None = None
+    since: str = ""
+    dead: bool | None = None
+
+    def __str__(self) -> str:
+        who = f"{self.user}@{self.host} pid {self.pid}" if self.pid is not None else "an unnamed update"
+        state = {True: ", dead", False: ", running", None: ""}[self.dead]
+        return f"{who} since {self.since or '?'}{state}"
+
+
+class StackBlocked(RunnerError):
+    """An interrupted update left ``stack`` locked or with pending operations (see the module
+    docstring); ``recover`` on the runner is the way out."""
+
+    def __init__(
+        self,
+        stack: str,
+        reason: Literal["locked", "pending"],
+        message: str,
+        *,
+        holders: Iterable[LockHolder] = (),
+        pending: Iterable[dict[str, Any]] = (),
+    ) -> None:
+        self.stack = stack
+        self.reason = reason
+        self.holders = tuple(holders)
+        self.pending = tuple(pending)
+        super().__init__(message)
+
+    @property
+    def holder_dead(self) -> bool:
+        """Every holder of the lock is known to be dead: ``pulumi cancel`` harms no live update."""
+        return bool(self.holders) and all(h.dead for h in self.holders)
+
+
+def process_alive(host: str, pid: int) -> bool | None:
+    """Whether process ``pid`` on ``host`` runs; ``None`` for another host (cannot tell)."""
+    if host != socket.gethostname():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def locked_error(stack: str, backend_text: str, holders: Iterable[LockHolder]) -> StackBlocked:
+    """``StackBlocked`` for a held lock: the backend's sentence, who holds it, what to run."""
+    held = list(holders)
+    who = "; ".join(str(h) for h in held) or "the backend does not say by whom"
+    return StackBlocked(
+        stack,
+        "locked",
+        f"stack {stack!r}: {backend_text} ({who}); if no update is running on it, run "
+        f"`pulumi cancel -s {stack}` (`mailfleet migrate resume` does it when the holder died on this host)",
+        holders=held,
+    )
+
+
+def pending_error(stack: str, pending: Iterable[dict[str, Any]]) -> StackBlocked:
+    """``StackBlocked`` for ``pending_operations`` (Pulumi's checkpoint field) left by a kill."""
+    ops = list(pending)
+    described = [
+        f"{(op.get('resource') or {}).get('urn', '?').rsplit('::', 1)[-1]} "
+        f"{PENDING_KINDS.get(str(op.get('type')), 'interrupted')}"
+        for op in ops
+    ]
+    if len(described) > 3:
+        described = [*described[:3], f"{len(described) - 3} more"]
+    return StackBlocked(
+        stack,
+        "pending",
+        f"stack {stack!r} has {len(ops)} pending operation(s) from an interrupted (or still running) update "
+        f"({', '.join(described)}): check them with the provider, then run `pulumi refresh -s {stack} "
+        "--clear-pending-creates` (with `--import-pending-creates URN ID` for a create that went "
+        "through), or `mailfleet migrate resume`",
+        pending=ops,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +190,19 @@ class StackRunner(Protocol):
     def state_move(self, src: str, dst: str, urns: list[str]) -> list[str]:
         """Move ``urns`` still in ``src`` (and their children) to ``dst``; returns those moved."""
         ...
+
+
+class RecoveringRunner(StackRunner, Protocol):
+    """A ``StackRunner`` with the optional ``recover`` (see the module docstring)."""
+
+    def recover(self, stack: str) -> list[str]:
+        """Clear what a dead update left on ``stack``; returns the commands run, in order."""
+        ...
+
+
+def can_recover(runner: StackRunner) -> bool:
+    """Whether ``runner`` has the optional ``recover``."""
+    return callable(getattr(runner, "recover", None))
 
 
 def tenant_resources(resources: list[StackResource], slug: str, types: frozenset[str]) -> list[StackResource]:
