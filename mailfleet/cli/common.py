@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from mailfleet.model.region import REGION_NAMES
+from mailfleet.model.region import Region
 
 if TYPE_CHECKING:
     from mailfleet.manager import Manager
@@ -55,8 +55,7 @@ class TableMarkdownJson(StrEnum):
     json = "json"
 
 
-RegionOption = Literal["eu", "us"]  # mailfleet.model.region.Region, spelled out for Typer's help
-assert get_args(RegionOption) == REGION_NAMES
+RegionOption = Region  # Typer reads the Literal: `--region [eu|us]`
 
 
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
