@@ -114,7 +114,13 @@ class Manager:
         tenant_ops.remove_tenant(self.tenants_dir, target)
 
     def stack_for_region(self, region: Region) -> StackConfig:
+        """The stack that serves ``region`` (whatever its name)."""
         return Project.load(self.tenants_dir, self.stacks_dir, tenant_paths=[]).stack_for_region(region)
+
+    def stacks_declaring(self, slug: str) -> list[StackConfig]:
+        """The stacks that declare something for tenant ``slug`` (two while it moves)."""
+        tenant, _ = self.tenant(slug)
+        return Project.load(self.tenants_dir, self.stacks_dir, tenant_paths=[]).stacks_declaring(tenant)
 
     # -- diff -----------------------------------------------------------------------------
 
@@ -328,7 +334,7 @@ class Manager:
         from mailfleet.migrate.engine import status_entry
 
         loaded = load_tenants(self.tenants_dir)
-        broken = dict(_broken_journals(loaded.problems, self.tenants_dir))
+        broken = dict(_broken_journals(loaded.problems))
         if slug is not None and slug not in loaded.tenants and slug not in broken:
             raise UsageError(problems=[param_problem("slug", f"no tenant {slug!r}")])
         rows = []
@@ -510,7 +516,7 @@ class Manager:
         )
 
 
-def _broken_journals(problems: list[Problem], tenants_dir: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+def _broken_journals(problems: list[Problem]) -> Iterator[tuple[str, dict[str, Any]]]:
     """Tenant files that do not validate but whose raw ``migration`` block marks a move."""
     by_file: dict[str, list[str]] = {}
     for p in problems:

@@ -57,3 +57,25 @@ def test_a_journal_that_fails_validation_still_shows_as_moving(project_dir: Path
     assert removed.returncode == 1
     assert "is being migrated (phase 'cutover')" in removed.stderr
     assert path.exists()
+
+
+def test_stacks_are_found_by_region_and_by_tenant(project_dir: Path) -> None:
+    for old, new in (("eu", "prod-eu"), ("us", "prod-us")):
+        (project_dir / f"Pulumi.{old}.yaml").rename(project_dir / f"Pulumi.{new}.yaml")
+    api = Manager(project_dir / "tenants", project_dir)
+    assert api.stack_for_region("us").name == "prod-us"
+    assert [s.name for s in api.stacks_declaring("acme")] == ["prod-eu"]
+    path = project_dir / "tenants" / "bluebird.yaml"
+    path.write_text(
+        path.read_text()
+        + "migration:\n  from: us\n  to: eu\n  started_at: '2026-11-29T20:00:00Z'\n"
+        + "  platform_domain: bluebird.mail.example.com\n  platform_zone_id: Z0US\n"
+        + "  original_ttl: 3600\n  lowered_ttl: 60\n"
+    )
+    # A move that has started no step yet: only the source stack declares the tenant.
+    assert [s.name for s in api.stacks_declaring("bluebird")] == ["prod-us"]
+    path.write_text(
+        path.read_text() + "  steps:\n    cutover.create-target: {started_at: '2026-11-29T21:00:00Z'}\n"
+    )
+    # Once the target is being created, both stacks declare parts of it (the source its routes).
+    assert [s.name for s in api.stacks_declaring("bluebird")] == ["prod-eu", "prod-us"]
