@@ -10,8 +10,9 @@
 - ``ratelimit`` is the client-side budget (Cloudflare: 1200 requests per 5 minutes).
 
 A ground-floor package: it imports only the standard library, third-party packages, its own
-modules and ``mailfleet.errors`` (never ``mailfleet.model`` or anything above it, nor its
-sibling ``mailfleet.mailgun``: siblings of the utilities layer are independent), so any layer
-may use it. Nothing here imports pulumi. Callers read the token (``CLOUDFLARE_API_TOKEN``);
+modules, ``mailfleet.http`` (retry timing and redaction it shares with ``mailfleet.mailgun``)
+and ``mailfleet.errors`` (never ``mailfleet.model`` or anything above it, nor its sibling
+``mailfleet.mailgun``: siblings of the utilities layer are independent), so any layer may use
+it. Nothing here imports pulumi. Callers read the token (``CLOUDFLARE_API_TOKEN``);
 the client never reads the environment.
 """

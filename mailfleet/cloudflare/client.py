@@ -46,11 +46,8 @@ Sleep, clock and jitter are injectable so tests of retries run instantly.
 
 from __future__ import annotations
 
-import datetime
-import email.utils
 import logging
 import random
-import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -62,17 +59,22 @@ from requests.auth import AuthBase
 from mailfleet.cloudflare.errors import CloudflareError, ListingChanged, RateLimited, classify
 from mailfleet.cloudflare.ratelimit import CLOUDFLARE_LIMIT, CLOUDFLARE_WINDOW_SECONDS, WindowLimiter
 from mailfleet.cloudflare.redact import ApiToken, check_base_url
+from mailfleet.http.redact import server_text
+from mailfleet.http.retry import (
+    RETRY_STATUSES,
+    backoff,
+    give_up,
+    ratelimit_reset_seconds,
+    retry_after_seconds,
+)
+from mailfleet.http.transport import NOT_JSON, decode_json, send
 
 log = logging.getLogger(__name__)
 
 API_BASE = "https://api.cloudflare.com/client/v4"
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_PER_PAGE = 5000  # Cloudflare: default 100, minimum 1, maximum 5,000,000
 MAX_PER_PAGE = 5_000_000
 MAX_PAGES = 10_000  # a bound on any listing loop, whatever the server says
-ERROR_TEXT_MAX = 200  # characters of a server's error text quoted in a message
-_RATELIMIT_RESET = re.compile(r"(?:^|[;,\s])t=(\d+(?:\.\d+)?)")
-_NOT_JSON = object()
 
 
 def _seg(value: str, what: str) -> str:
@@ -145,29 +147,13 @@ class CloudflareClient:
     def retry_after(self, response: requests.Response) -> float | None:
         """Seconds a 429 asks us to wait: ``Retry-After`` (seconds or HTTP date), else the
         ``t=`` (seconds until the window resets) of ``Ratelimit``; None when neither parses."""
-        value = (response.headers.get("Retry-After") or "").strip()
-        if value:
-            try:
-                return max(0.0, float(value))
-            except ValueError:
-                pass
-            try:
-                parsed = email.utils.parsedate_to_datetime(value)
-            except (TypeError, ValueError, IndexError):
-                # Its message quotes the header; an echoing server may have put the token there.
-                parsed = None
-            if parsed is not None:
-                if parsed.tzinfo is None:  # "-0000": UTC, per RFC 5322
-                    parsed = parsed.replace(tzinfo=datetime.UTC)
-                return max(0.0, parsed.timestamp() - self._clock())
-        match = _RATELIMIT_RESET.search(response.headers.get("Ratelimit") or "")
-        if match:
-            return max(0.0, float(match.group(1)))
-        return None
+        asked = retry_after_seconds(response.headers.get("Retry-After"), self._clock)
+        if asked is not None:
+            return asked
+        return ratelimit_reset_seconds(response.headers.get("Ratelimit"))
 
     def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.backoff_max, self.backoff_base * (2**attempt))
-        return ceiling / 2 + self._jitter() * ceiling / 2
+        return backoff(attempt, self.backoff_base, self.backoff_max, self._jitter)
 
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None) -> Any:
         """One API call with retries; returns the decoded, scrubbed JSON envelope."""
@@ -182,36 +168,24 @@ class CloudflareClient:
         while True:
             self.limiter.acquire()
             self.requests_sent += 1
-            failure = ""
-            try:
-                response = self._session.request(
-                    method,
-                    url,
-                    params=params,
-                    headers={"Accept": "application/json"},
-                    auth=_BearerAuth(self._token.reveal()),
-                    timeout=self.timeout,
-                    allow_redirects=False,
-                )
-            except requests.Timeout:
-                failure = "timeout"
-            except requests.ConnectionError:
-                failure = "connection failed"
-            except requests.RequestException as exc:
-                failure = type(exc).__name__
-            if failure:
-                # Raised here, outside the except block: the requests exception (its text
-                # holds the URL) is neither quoted nor chained as __context__.
-                if failure not in ("timeout", "connection failed"):
+            response = send(
+                self._session,
+                method,
+                url,
+                params=params,
+                headers={"Accept": "application/json"},
+                auth=_BearerAuth(self._token.reveal()),
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+            if isinstance(response, str):
+                # No answer: send() gave a word for the failure, not the requests exception (its
+                # text holds the URL), so nothing is quoted or chained as __context__.
+                failure = response
+                given_up = give_up(failure, attempt, self.max_retries)
+                if given_up is not None:
                     raise self._error(
-                        f"Cloudflare {method} {shown} failed: {failure} ({self.base_url})", method, shown
-                    )
-                if attempt >= self.max_retries:
-                    raise self._error(
-                        f"Cloudflare {method} {shown} failed: {failure} after {attempt + 1} attempts "
-                        f"({self.base_url})",
-                        method,
-                        shown,
+                        f"Cloudflare {method} {shown} failed: {given_up} ({self.base_url})", method, shown
                     )
                 wait = self._backoff(attempt)
                 log.info(
@@ -275,12 +249,7 @@ class CloudflareClient:
 
     @staticmethod
     def _json(response: requests.Response) -> Any:
-        if not response.content:
-            return _NOT_JSON
-        try:
-            return response.json()
-        except ValueError:  # its message may quote the body
-            return _NOT_JSON
+        return decode_json(response) if response.content else NOT_JSON
 
     def _retry_sleep(self, wait: float) -> None:
         self.retries += 1
@@ -308,16 +277,11 @@ class CloudflareClient:
         if isinstance(body, dict):
             walk(body.get("errors"), 0)
             text = "; ".join(p for p in parts if p)
-        elif body is _NOT_JSON:
+        elif body is NOT_JSON:
             text = response.text
         else:
             text = ""
-        # Scrub the whole text before cutting it: a cut must not leave half a token behind.
-        text = " ".join(self._scrub(text).split())
-        if len(text) > ERROR_TEXT_MAX:
-            text = text[:ERROR_TEXT_MAX] + "..."
-        text = text or " ".join(self._scrub(response.reason or "").split()) or "error"
-        return text, tuple(codes)
+        return server_text(text, response.reason, self._scrub), tuple(codes)
 
     # -- zones -----------------------------------------------------------------------------
 

@@ -7,7 +7,8 @@ The API key never shows up in anything the client writes or returns (``redact``)
 errors are in ``errors``, the client-side request budget in ``ratelimit``.
 
 A ground-floor package: it imports only the standard library, third-party packages, its own
-modules and ``mailfleet.errors`` (never ``mailfleet.model`` or anything above it), so any
-layer may use it. Nothing here imports pulumi. This file imports nothing: ``errors`` and
+modules, ``mailfleet.http`` (retry timing and redaction it shares with ``mailfleet.cloudflare``)
+and ``mailfleet.errors`` (never ``mailfleet.model`` or anything above it), so any layer may use
+it. Nothing here imports pulumi. This file imports nothing: ``errors`` and
 ``ratelimit`` load without requests.
 """

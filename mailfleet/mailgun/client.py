@@ -37,8 +37,6 @@ Sleep and clock are injectable so tests of retries run instantly.
 
 from __future__ import annotations
 
-import datetime
-import email.utils
 import logging
 import random
 import threading
@@ -49,6 +47,15 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from mailfleet.http.redact import server_text
+from mailfleet.http.retry import (
+    RETRY_STATUSES,
+    backoff,
+    give_up,
+    rate_limit_reset_seconds,
+    retry_after_seconds,
+)
+from mailfleet.http.transport import NOT_JSON, decode_json, send
 from mailfleet.mailgun.errors import MailgunError, classify
 from mailfleet.mailgun.hosts import API_BASES
 from mailfleet.mailgun.ratelimit import RateLimiter
@@ -56,13 +63,10 @@ from mailfleet.mailgun.redact import ApiKey, check_base_url
 
 log = logging.getLogger(__name__)
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 SUPPRESSION_KINDS = ("bounces", "unsubscribes", "complaints")
 SUPPRESSION_IMPORT_BATCH = 1000  # Mailgun accepts up to 1000 addresses per JSON import
 PAGE_LIMIT = 100
 LIST_LIMIT_MAX = 1000  # Mailgun's documented page maximum of GET /v4/domains, /v3/routes, .../credentials
-ERROR_TEXT_MAX = 200  # characters of a server's error text quoted in a message
-_NOT_JSON = object()
 
 
 def _seg(value: str) -> str:
@@ -120,38 +124,13 @@ class MailgunClient:
 
     def retry_after(self, response: requests.Response) -> float | None:
         """Seconds a 429 asks us to wait, from ``Retry-After`` or ``X-RateLimit-Reset``."""
-        value = response.headers.get("Retry-After")
-        if value:
-            value = value.strip()
-            try:
-                return max(0.0, float(value))
-            except ValueError:
-                pass
-            try:
-                parsed = email.utils.parsedate_to_datetime(value)
-            except (TypeError, ValueError, IndexError):
-                # Its message quotes the header; an echoing server may have put the key there.
-                parsed = None
-            if parsed is not None:
-                if parsed.tzinfo is None:  # "-0000": UTC, per RFC 5322
-                    parsed = parsed.replace(tzinfo=datetime.UTC)
-                return max(0.0, parsed.timestamp() - self._clock())
-        reset = response.headers.get("X-RateLimit-Reset")
-        if reset:
-            try:
-                number = float(reset.strip())
-            except ValueError:
-                return None
-            if number > 1e11:  # epoch milliseconds
-                return max(0.0, number / 1000.0 - self._clock())
-            if number > 1e9:  # epoch seconds
-                return max(0.0, number - self._clock())
-            return max(0.0, number)  # seconds from now
-        return None
+        asked = retry_after_seconds(response.headers.get("Retry-After"), self._clock)
+        if asked is not None:
+            return asked
+        return rate_limit_reset_seconds(response.headers.get("X-RateLimit-Reset"), self._clock)
 
     def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.backoff_max, self.backoff_base * (2**attempt))
-        return ceiling / 2 + self._jitter() * ceiling / 2
+        return backoff(attempt, self.backoff_base, self.backoff_max, self._jitter)
 
     def request(
         self,
@@ -175,36 +154,24 @@ class MailgunClient:
             self.limiter.acquire()
             with self._count_lock:
                 self.requests += 1
-            failure = ""
-            try:
-                response = self._session.request(
-                    method,
-                    url,
-                    params=params,
-                    data=data,
-                    json=json_body,
-                    auth=("api", self._key.reveal()),
-                    timeout=self.timeout,
-                )
-            except requests.Timeout:
-                failure = "timeout"
-            except requests.ConnectionError:
-                failure = "connection failed"
-            except requests.RequestException as exc:
-                failure = type(exc).__name__
-            if failure:
-                # Raised here, outside the except block: the requests exception (its text
-                # holds the URL) is neither quoted nor chained as __context__.
-                if failure not in ("timeout", "connection failed"):
+            response = send(
+                self._session,
+                method,
+                url,
+                params=params,
+                data=data,
+                json=json_body,
+                auth=("api", self._key.reveal()),
+                timeout=self.timeout,
+            )
+            if isinstance(response, str):
+                # No answer: send() gave a word for the failure, not the requests exception (its
+                # text holds the URL), so nothing is quoted or chained as __context__.
+                failure = response
+                given_up = give_up(failure, attempt, self.max_retries)
+                if given_up is not None:
                     raise self._error(
-                        f"Mailgun {method} {shown} failed: {failure} ({self.base_url})", method, shown
-                    )
-                if attempt >= self.max_retries:
-                    raise self._error(
-                        f"Mailgun {method} {shown} failed: {failure} after {attempt + 1} attempts "
-                        f"({self.base_url})",
-                        method,
-                        shown,
+                        f"Mailgun {method} {shown} failed: {given_up} ({self.base_url})", method, shown
                     )
                 wait = self._backoff(attempt)
                 log.info("mailgun retry method=%s path=%s reason=%s wait=%.2f", method, shown, failure, wait)
@@ -217,8 +184,8 @@ class MailgunClient:
                 log.debug("mailgun ok method=%s path=%s status=%d", method, shown, status)
                 if not response.content:
                     return {}
-                body = self._json(response)
-                if body is _NOT_JSON:
+                body = decode_json(response)
+                if body is NOT_JSON:
                     raise self._error(
                         f"Mailgun {method} {shown}: HTTP {status} with a body that is not JSON",
                         method,
@@ -251,31 +218,20 @@ class MailgunClient:
     def _error(self, message: str, method: str, path: str, status: int | None = None) -> MailgunError:
         return MailgunError(self._scrub(message), status=status, method=method, path=path)
 
-    @staticmethod
-    def _json(response: requests.Response) -> Any:
-        try:
-            return response.json()
-        except ValueError:  # its message may quote the body
-            return _NOT_JSON
-
     def _retry_sleep(self, wait: float) -> None:
         self.retries += 1
         self._sleep(wait)
 
     def _error_message(self, response: requests.Response) -> str:
         """What the server said about its error, scrubbed, on one line, at most 200 characters."""
-        body = self._json(response)
-        if body is _NOT_JSON:
+        body = decode_json(response)
+        if body is NOT_JSON:
             message = response.text
         elif isinstance(body, dict):
             message = str(body.get("message") or body.get("Reason") or body.get("error") or "")
         else:
             message = ""
-        # Scrub the whole text before cutting it: a cut must not leave half a key behind.
-        message = " ".join(self._scrub(message).split())
-        if len(message) > ERROR_TEXT_MAX:
-            message = message[:ERROR_TEXT_MAX] + "..."
-        return message or " ".join(self._scrub(response.reason or "").split()) or "error"
+        return server_text(message, response.reason, self._scrub)
 
     def _local_path(self, url: str) -> str:
         """Path and query of a paging URL, always sent to our own base URL (and key)."""
