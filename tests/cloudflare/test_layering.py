@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "mailfleet" / "cloudflare"
-ALLOWED = ("mailfleet.cloudflare", "mailfleet.errors")
+ALLOWED = ("mailfleet.cloudflare", "mailfleet.http", "mailfleet.errors")
 
 
 def imported_modules(path: Path) -> list[str]:

@@ -12,7 +12,7 @@ from mailfleet.mailgun.client import MailgunClient
 from mailfleet.mailgun.hosts import API_BASES
 
 PACKAGE = Path(__file__).resolve().parents[2] / "mailfleet" / "mailgun"
-ALLOWED = ("mailfleet.mailgun", "mailfleet.errors")
+ALLOWED = ("mailfleet.mailgun", "mailfleet.http", "mailfleet.errors")
 
 
 def imported_modules(path: Path) -> list[str]:
