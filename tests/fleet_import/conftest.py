@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -16,18 +15,11 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, run_cli
+from tests.diff.conftest import Repo
 from tests.fakes.mailgun_server import FakeMailgun
 from tests.fleet_import.fleet import SeededFleet, SeededTenant, seed_fleet, seed_tenant
 
 CANARY = "key-CANARY-7f3e9a1b2c4d5e6f"
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@example.com",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@example.com",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "HOME": "/nonexistent",
-}
 
 
 def secret_forms(key: str = CANARY) -> list[str]:
@@ -42,7 +34,9 @@ def stack_settings(name: str = "eu") -> dict[str, str]:
 
 
 @dataclass
-class World:
+class World(Repo):
+    """The project copy as a git repository (``git``/``commit`` from the diff tests' ``Repo``)."""
+
     root: Path
     fake: FakeMailgun
     fleet: SeededFleet
@@ -52,22 +46,6 @@ class World:
     @property
     def tenants(self) -> Path:
         return self.root / "tenants"
-
-    def git(self, *args: str) -> str:
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=self.root,
-            env={**os.environ, **GIT_ENV},
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return proc.stdout.strip()
-
-    def commit(self, message: str) -> str:
-        self.git("add", "-A")
-        self.git("commit", "-q", "--allow-empty", "-m", message)
-        return self.git("rev-parse", "HEAD")
 
     def run(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return run_cli(*args, cwd=self.root, env={**self.fake.env(), **(env or {})})
