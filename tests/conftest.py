@@ -15,6 +15,66 @@ from mailfleet.model.stack import StackConfig
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Set by .ci/run: a test dependency that is missing (knotd, kdig, unshare...) fails the test
+# instead of skipping it, so CI can never go green by skipping what it should have run.
+REQUIRE_DEPS_ENV = "MAILFLEET_REQUIRE_TEST_DEPS"
+# Fixtures that start a real Knot server, by (module, name): a test whose fixture closure holds
+# one needs @pytest.mark.knot (a test starting KnotServer itself is checked by KnotServer.start).
+KNOT_FIXTURES = frozenset(
+    {
+        ("tests.check.conftest", "dns_world"),
+        ("tests.check.conftest", "silent_knot"),
+        ("tests.adopt.conftest", "before_knot"),
+    }
+)
+
+
+def deps_required() -> bool:
+    return os.environ.get(REQUIRE_DEPS_ENV, "") not in ("", "0")
+
+
+def missing_dependency(reason: str) -> None:
+    """Skip the test for a missing dependency, or fail it when $MAILFLEET_REQUIRE_TEST_DEPS is set."""
+    if deps_required():
+        pytest.fail(f"{reason} ({REQUIRE_DEPS_ENV} is set: a missing test dependency is a failure)")
+    pytest.skip(reason)
+
+
+def require_knot() -> None:
+    """knotd and kdig are installed, else skip (or fail under $MAILFLEET_REQUIRE_TEST_DEPS)."""
+    if not (shutil.which("knotd") and shutil.which("kdig")):
+        missing_dependency("knotd/kdig not installed (Debian packages knot, knot-dnsutils)")
+
+
+def _knot_fixture_problems(items: list[pytest.Item]) -> list[str]:
+    problems = []
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        defs = info.name2fixturedefs if info is not None else {}
+        used = sorted(
+            name
+            for name, chain in defs.items()
+            if chain and (getattr(chain[-1].func, "__module__", ""), name) in KNOT_FIXTURES
+        )
+        marked = item.get_closest_marker("knot") is not None
+        if used and not marked:
+            problems.append(f"{item.nodeid}: uses {', '.join(used)} (Knot) without @pytest.mark.knot")
+    return problems
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test that needs Knot carries the ``knot`` marker (so ``-m knot`` selects them all)."""
+    problems = _knot_fixture_problems(items)
+    if problems:
+        raise pytest.UsageError("the knot marker and the Knot fixtures disagree:\n" + "\n".join(problems))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # KnotServer.start() refuses to run for a test without the knot marker (tests/check/knot.py).
+    from tests.check import knot
+
+    knot.CURRENT_TEST_MARKED = item.get_closest_marker("knot") is not None
+
 
 @pytest.fixture
 def repo_root() -> Path:

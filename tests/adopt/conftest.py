@@ -24,7 +24,7 @@ import pytest
 
 from mailfleet.desired.state import DnsRecord
 from tests.check.knot import KnotServer
-from tests.conftest import REPO
+from tests.conftest import REPO, require_knot
 from tests.fakes.cloudflare_server import FakeCloudflare, txt_content
 
 CF_ZONE_ID = "c0ffee00c0ffee00c0ffee00c0ffee00"
@@ -252,8 +252,7 @@ class World:
 
 
 def knot_or_skip() -> None:
-    if not KnotServer.available():
-        pytest.skip("knotd/kdig not installed (Debian packages knot, knot-dnsutils)")
+    require_knot()
 
 
 @pytest.fixture(scope="session")

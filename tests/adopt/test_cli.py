@@ -31,6 +31,8 @@ from tests.cli.conftest import assert_clean_failure
 from tests.conftest import REPO, run_cli, tree_bytes
 from tests.fakes.cloudflare_server import FakeCloudflare
 
+pytestmark = pytest.mark.knot  # every test here reads a real Knot server
+
 NS_53 = ("--nameserver", "127.0.0.1:53")
 MERGED_MS = "v=spf1 include:spf.protection.outlook.com include:mailgun.org -all"
 

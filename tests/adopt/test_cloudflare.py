@@ -75,6 +75,7 @@ def test_a_failed_api_call_says_so_without_the_token(fake: FakeCloudflare) -> No
     assert fake.token not in line
 
 
+@pytest.mark.knot
 def test_without_a_token_the_manager_refuses_before_reading(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -86,6 +87,7 @@ def test_without_a_token_the_manager_refuses_before_reading(
     assert tree_bytes(world.tenants) == before
 
 
+@pytest.mark.knot
 def test_dns_and_cloudflare_disagreeing_writes_nothing(world: World, cloudflare) -> None:
     fake, _ids = cloudflare
     fake.seed_txt(CF_ZONE_ID, "_dmarc", "v=DMARC1; p=reject")  # DNS serves only the p=none one

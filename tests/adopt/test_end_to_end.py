@@ -12,6 +12,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from mailfleet.desired.build import build_tenant
 from mailfleet.manager import Manager
 from mailfleet.records.dmarc import tags
@@ -36,6 +38,8 @@ from tests.adopt.conftest import (
     zones,
 )
 from tests.check.knot import KnotServer
+
+pytestmark = pytest.mark.knot  # every test here reads a real Knot server
 
 ADOPTED_AT = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 LATER = datetime(2026, 12, 8, 9, 30, tzinfo=UTC)

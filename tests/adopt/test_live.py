@@ -32,6 +32,7 @@ def _ns(world: World) -> Nameserver:
     return Nameserver.parse(world.ns)
 
 
+@pytest.mark.knot
 def test_reads_every_value_at_each_name_and_says_what_is_not_there(world: World) -> None:
     wanted = [
         Target("gsuite.no", "TXT", ("spf",)),
@@ -55,6 +56,7 @@ def test_reads_every_value_at_each_name_and_says_what_is_not_there(world: World)
     assert source == f"nameserver {world.ns}"
 
 
+@pytest.mark.knot
 def test_a_cname_where_a_txt_record_belongs_is_refused(world: World) -> None:
     with pytest.raises(AdoptRefused) as caught:
         read([Target("mailfleet._domainkey.cnamed.no", "TXT", ("dkim",))], _ns(world), timeout=1, retries=0)
@@ -87,6 +89,7 @@ def test_an_unreachable_nameserver_is_an_error(monkeypatch: pytest.MonkeyPatch) 
     assert f"no route to nameserver {target}: {os.strerror(errno.ENETUNREACH)}" in line
 
 
+@pytest.mark.knot
 def test_a_failed_lookup_writes_nothing(world: World) -> None:
     silent = f"127.0.0.1:{free_port('127.0.0.1')}"
     before = tree_bytes(world.tenants)
@@ -95,6 +98,7 @@ def test_a_failed_lookup_writes_nothing(world: World) -> None:
     assert tree_bytes(world.tenants) == before  # not even the lock file
 
 
+@pytest.mark.knot
 def test_two_spf_records_are_refused_and_nothing_is_written(world: World) -> None:
     before = tree_bytes(world.tenants)
     with pytest.raises(AdoptRefused) as caught:
@@ -105,6 +109,7 @@ def test_two_spf_records_are_refused_and_nothing_is_written(world: World) -> Non
     assert tree_bytes(world.tenants) == before
 
 
+@pytest.mark.knot
 def test_nothing_at_any_name_adopts_nothing(world: World) -> None:
     (world.tenants / "bare.yaml").write_text(
         "slug: bare\nname: Bare AS\nregion: eu\nmailboxes: [post]\n"
@@ -119,6 +124,7 @@ def test_nothing_at_any_name_adopts_nothing(world: World) -> None:
     assert tenant.adopted.dns.taken_at == "2026-12-01T09:30:00Z"
 
 
+@pytest.mark.knot
 def test_a_tenant_without_a_sender_domain_has_nothing_to_adopt(world: World) -> None:
     with pytest.raises(UsageError) as caught:
         Manager(world.tenants, world.project).adopt_dns("acme", world.ns)

@@ -44,6 +44,10 @@ INCLUDE_TREES: dict[str, str] = {
     "amazonses.com": "v=spf1 ip4:199.255.192.0/22 ip4:54.240.0.0/18 ~all",
     "servers.mcsv.net": "v=spf1 ip4:205.201.128.0/20 ~all",
 }
+# Set for each test by tests/conftest.py (pytest_runtest_setup): does the running test carry the
+# ``knot`` marker? None outside pytest (the benchmarks), where nothing is checked.
+CURRENT_TEST_MARKED: bool | None = None
+
 INCLUDE_ZONES = ("mailgun.org", "google.com", "outlook.com", "sendgrid.net", "amazonses.com", "mcsv.net")
 
 
@@ -125,6 +129,12 @@ zone:
         return conf
 
     def start(self, wait: float = 20.0) -> KnotServer:
+        if CURRENT_TEST_MARKED is False:
+            raise RuntimeError("a test that starts Knot must carry @pytest.mark.knot (tests/conftest.py)")
+        if not self.available():
+            from tests.conftest import require_knot
+
+            require_knot()
         conf = self.write()
         log = open(self.workdir / "knotd.log", "wb")  # noqa: SIM115 - lives as long as the process
         self.process = subprocess.Popen(["knotd", "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)

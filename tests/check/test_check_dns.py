@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.check.conftest import EXAMPLES, record
+
+pytestmark = pytest.mark.knot  # every test here reads a real Knot server
 
 
 def test_every_example_tenant_passes(check_cli, dns_world):

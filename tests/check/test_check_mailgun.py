@@ -9,6 +9,8 @@ import pytest
 from tests.check.conftest import record
 from tests.fakes.mailgun_server import FakeMailgun
 
+pytestmark = pytest.mark.knot  # every test here reads a real Knot server
+
 
 @pytest.fixture
 def fake(dns_world) -> Iterator[FakeMailgun]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from mailfleet.check import dkim, dmarc, spf
 from mailfleet.check import result as res
 from mailfleet.dns.resolver import Nameserver, Resolver
@@ -47,6 +49,7 @@ def codes(result: res.RecordResult, severity: str | None = None) -> list[str]:
     return [f.code for f in result.findings if severity is None or f.severity == severity]
 
 
+@pytest.mark.knot
 def test_spf_ptr_is_an_error(dns_world):
     r = check_spf(dns_world.ns, "ptr.spfchain.net")
     assert r.status == "wrong"
@@ -54,6 +57,7 @@ def test_spf_ptr_is_an_error(dns_world):
     assert r.details["lookups"] == 5  # ptr 1 + mailgun.org 4
 
 
+@pytest.mark.knot
 def test_three_void_lookups(dns_world):
     r = check_spf(dns_world.ns, "voids.spfchain.net")
     assert r.status == "wrong"
@@ -62,18 +66,21 @@ def test_three_void_lookups(dns_world):
     assert r.details == {"lookups": 7, "void_lookups": 3}
 
 
+@pytest.mark.knot
 def test_plus_all_is_a_warning(dns_world):
     r = check_spf(dns_world.ns, "plusall.spfchain.net")
     assert r.status == "ok"
     assert codes(r) == ["spf-weak-all"]
 
 
+@pytest.mark.knot
 def test_include_loop(dns_world):
     r = check_spf(dns_world.ns, "loop1.spfchain.net")
     assert r.status == "wrong"
     assert "spf-loop" in codes(r)
 
 
+@pytest.mark.knot
 def test_redirect_is_followed_and_counted(dns_world):
     r = check_spf(dns_world.ns, "redir.spfchain.net")
     # redirect (1) + d1 (include d4: 1); Mailgun is not included
@@ -81,12 +88,14 @@ def test_redirect_is_followed_and_counted(dns_world):
     assert codes(r, "error") == ["spf-no-mailgun"]
 
 
+@pytest.mark.knot
 def test_spf_without_mailgun(dns_world):
     r = check_spf(dns_world.ns, "nomailgun.spfchain.net")
     assert r.status == "wrong"
     assert "does not include mailgun.org" in r.message
 
 
+@pytest.mark.knot
 def test_spf_over_450_octets(dns_world):
     r = check_spf(dns_world.ns, "long.spfchain.net")
     assert r.status == "wrong"
@@ -94,35 +103,41 @@ def test_spf_over_450_octets(dns_world):
     assert r.findings[0].rfc == "RFC 7208 §3.4"
 
 
+@pytest.mark.knot
 def test_dmarc_order_and_historic_tags_are_warnings(dns_world):
     r = check_dmarc(dns_world.ns, "order.spfchain.net")
     assert r.status == "ok"
     assert sorted(codes(r, "warning")) == ["dmarc-historic-pct", "dmarc-historic-ri", "dmarc-policy-second"]
 
 
+@pytest.mark.knot
 def test_two_dmarc_records(dns_world):
     r = check_dmarc(dns_world.ns, "two.spfchain.net")
     assert r.status == "wrong"
     assert "2 DMARC records" in r.message and "no policy at all" in r.message
 
 
+@pytest.mark.knot
 def test_dmarc_version_not_first(dns_world):
     r = check_dmarc(dns_world.ns, "late.spfchain.net")
     assert r.status == "wrong"
     assert codes(r) == ["dmarc-version-first"]
 
 
+@pytest.mark.knot
 def test_dmarc_bad_policy_and_uri(dns_world):
     r = check_dmarc(dns_world.ns, "badp.spfchain.net")
     assert r.status == "wrong"
     assert sorted(codes(r, "error")) == ["dmarc-bad-policy", "dmarc-bad-uri"]
 
 
+@pytest.mark.knot
 def test_dmarc_missing(dns_world):
     r = check_dmarc(dns_world.ns, "nothing.spfchain.net")
     assert r.status == "missing"
 
 
+@pytest.mark.knot
 def test_dkim_key_problems(dns_world):
     assert codes(check_dkim(dns_world.ns, "bad._domainkey.spfchain.net")) == ["dkim-bad-key"]
     assert codes(check_dkim(dns_world.ns, "revoked._domainkey.spfchain.net")) == ["dkim-revoked"]

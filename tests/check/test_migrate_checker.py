@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from mailfleet.migrate.checker import DnsChecker
 from mailfleet.model.load import load_stack
 from mailfleet.project import Project
+
+pytestmark = pytest.mark.knot  # every test here reads a real Knot server
 
 
 def _load(dns_world):

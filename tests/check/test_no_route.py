@@ -27,7 +27,7 @@ from mailfleet.check.runner import CheckRunner
 from mailfleet.dns.resolver import Nameserver, Resolver
 from mailfleet.project import Project
 from tests.check.knot import free_port
-from tests.conftest import REPO
+from tests.conftest import REPO, missing_dependency
 
 UNREACHABLE = os.strerror(errno.ENETUNREACH)  # "Network is unreachable"
 
@@ -234,7 +234,7 @@ def test_cli_with_the_socket_error_injected_exits_3(
 def _unshare() -> list[str]:
     """``unshare -n`` when this user may make a network namespace; skip (saying why) otherwise."""
     if shutil.which("unshare") is None:
-        pytest.skip("unshare (util-linux) is not installed")
+        missing_dependency("unshare (util-linux) is not installed")
     probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, text=True)
     if probe.returncode != 0:
         pytest.skip(f"unshare -n is not permitted here: {probe.stderr.strip()}")

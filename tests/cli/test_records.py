@@ -131,9 +131,9 @@ def test_errors(proj) -> None:
 def test_bind_snippet_served_by_knot(proj, tmp_path) -> None:
     """The pasted snippet loads into a real Knot DNS server and answers with the same values."""
     from tests.check.knot import KnotServer
+    from tests.conftest import require_knot
 
-    if not KnotServer.available():
-        pytest.skip("knotd/kdig not installed (Debian packages knot, knot-dnsutils)")
+    require_knot()
     (proj.tenants / "longco.yaml").write_text(LONG_TENANT)
     snippet = proj.run("records", "longco", "--format", "bind").stdout
     data = json.loads(proj.run("records", "longco", "--format", "json").stdout)

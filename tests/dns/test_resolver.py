@@ -33,6 +33,7 @@ def test_nameserver_parsing():
             Nameserver.parse(bad)
 
 
+@pytest.mark.knot
 def test_ok_nxdomain_nodata_are_told_apart(dns_world):
     async def go():
         async with resolver_for(dns_world.ns) as r:
@@ -52,6 +53,7 @@ def test_ok_nxdomain_nodata_are_told_apart(dns_world):
     assert mx.status == "ok" and sorted(mx.values) == [(10, "mxa.eu.mailgun.org"), (10, "mxb.eu.mailgun.org")]
 
 
+@pytest.mark.knot
 def test_long_txt_values_are_joined(dns_world):
     name = "mailfleet._domainkey.acme.mail.example.eu"
 
@@ -64,6 +66,7 @@ def test_long_txt_values_are_joined(dns_world):
     assert len(lookup.values[0]) > 255  # more than one character-string on the wire
 
 
+@pytest.mark.knot
 def test_cache_coalesces_concurrent_identical_queries(dns_world):
     async def go():
         async with resolver_for(dns_world.ns) as r:
@@ -77,6 +80,7 @@ def test_cache_coalesces_concurrent_identical_queries(dns_world):
     assert {x.values for x in results} == {again.values}
 
 
+@pytest.mark.knot
 def test_timeout_is_not_missing_and_is_retried(dns_world):
     async def go():
         async with resolver_for(dns_world.forwarder_ns, timeout=0.2, retries=2) as r:
@@ -89,6 +93,7 @@ def test_timeout_is_not_missing_and_is_retried(dns_world):
     assert stats.attempts == 3 and stats.retries == 2
 
 
+@pytest.mark.knot
 def test_refused_is_an_error(dns_world):
     async def go():
         async with resolver_for(dns_world.ns) as r:
@@ -98,6 +103,7 @@ def test_refused_is_an_error(dns_world):
     assert lookup.status == "error" and "REFUSED" in lookup.detail
 
 
+@pytest.mark.knot
 def test_truncated_udp_answer_is_asked_again_over_tcp(dns_world):
     async def go():
         async with resolver_for(dns_world.ns) as r:
@@ -109,6 +115,7 @@ def test_truncated_udp_answer_is_asked_again_over_tcp(dns_world):
     assert stats.tcp == 1
 
 
+@pytest.mark.knot
 def test_cnames_are_followed(dns_world):
     async def go():
         async with resolver_for(dns_world.ns) as r:
@@ -119,6 +126,7 @@ def test_cnames_are_followed(dns_world):
     assert cname.values == ("d4.spfchain.net",)
 
 
+@pytest.mark.knot
 def test_concurrency_is_bounded(dns_world):
     async def go():
         r = resolver_for(dns_world.ns, concurrency=3)
