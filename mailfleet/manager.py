@@ -279,6 +279,7 @@ class Manager:
         (``MAILFLEET_STACK_RUNNER``), timeouts and the DNS checker of the verify step."""
         from mailfleet.migrate.checker import DnsChecker
         from mailfleet.migrate.engine import Migrator, Options
+        from mailfleet.migrate.recovery import MailgunLookup
         from mailfleet.migrate.runners import load_runner
 
         api_key = os.environ.get(API_KEY_ENV, "")
@@ -299,7 +300,17 @@ class Manager:
             c.limiter = limiter  # one budget for every call of the run, both regions
             return c
 
-        runner = load_runner(None, self.stacks_dir, self.tenants_dir)
+        clients: dict[str, MailgunClient] = {}
+
+        def lookup_client(region: str) -> MailgunClient:
+            if region not in clients:
+                clients[region] = client(region)
+            return clients[region]
+
+        # A resumed run imports the pending creates Mailgun shows went through (never creates twice).
+        runner = load_runner(
+            None, self.stacks_dir, self.tenants_dir, find_created=MailgunLookup(lookup_client)
+        )
         options = Options()
         for name, env in (
             ("wait_gone_timeout", "MAILFLEET_MIGRATE_WAIT_TIMEOUT"),

@@ -365,6 +365,15 @@ class MailgunClient:
             out[kind] = list(urls or [])
         return out
 
+    def get_webhook(self, domain: str, kind: str) -> list[str]:
+        """``GET /v3/domains/{domain}/webhooks/{kind}``: its URLs; ``NotFound`` when not set."""
+        body = self.request("GET", f"/v3/domains/{_seg(domain)}/webhooks/{_seg(kind)}")
+        hook = body.get("webhook") or {}
+        urls = hook.get("urls")
+        if urls is None and hook.get("url"):
+            urls = [hook["url"]]
+        return list(urls or [])
+
     def create_webhook(self, domain: str, kind: str, urls: list[str] | tuple[str, ...]) -> dict[str, Any]:
         """``POST /v3/domains/{domain}/webhooks`` with ``id=<kind>`` and one ``url`` per URL."""
         form: list[tuple[str, Any]] = [("id", kind)]

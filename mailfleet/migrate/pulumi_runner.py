@@ -258,7 +258,9 @@ class AutomationRunner:
                 res = op.get("resource") or {}
                 if op.get("type") == "creating" and res.get("urn"):
                     found = self.find_created(res)
-                    if found:
+                    # One real thing is imported once: a second pending create that finds it
+                    # (two routes alike) is cleared, and the next `up` creates its own.
+                    if found and found not in imports.values():
                         imports[res["urn"]] = found
         done: list[str] = []
         refresh = f"pulumi refresh -s {stack} --clear-pending-creates" + (

@@ -8,15 +8,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mailfleet.errors import Problem, UsageError
-from mailfleet.migrate.pulumi_runner import AutomationRunner
+from mailfleet.migrate.pulumi_runner import AutomationRunner, FindCreated
 from mailfleet.migrate.runner import StackRunner
 
 RUNNER_ENV = "MAILFLEET_STACK_RUNNER"
 RUNNER_METHODS = ("up", "resources", "unprotect", "state_move")
 
 
-def load_runner(spec: str | None, root: Path, tenants_dir: Path) -> StackRunner:
-    """The runner named by ``spec`` (``module:factory``), else the Automation API runner.
+def load_runner(
+    spec: str | None, root: Path, tenants_dir: Path, *, find_created: FindCreated | None = None
+) -> StackRunner:
+    """The runner named by ``spec`` (``module:factory``), else the Automation API runner
+    (given ``find_created``: how its recovery tells a pending create that went through).
 
     ``factory(root=..., tenants_dir=...)`` must return a ``StackRunner``: anything else (a
     factory that is not callable, raises, or returns an object without the runner's methods)
@@ -24,7 +27,7 @@ def load_runner(spec: str | None, root: Path, tenants_dir: Path) -> StackRunner:
     """
     spec = spec or os.environ.get(RUNNER_ENV)
     if not spec:
-        return AutomationRunner(root, tenants_dir)
+        return AutomationRunner(root, tenants_dir, find_created=find_created)
     module_name, _, attr = spec.partition(":")
 
     def refuse(why: str) -> UsageError:

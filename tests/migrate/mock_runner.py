@@ -89,6 +89,7 @@ from typing import Any, Protocol
 from components.mocked import pulumi_config
 from mailfleet.mailgun.client import MailgunClient
 from mailfleet.mailgun.errors import MailgunError
+from mailfleet.migrate.recovery import MailgunLookup
 from mailfleet.migrate.runner import (
     LockHolder,
     RunnerError,
@@ -771,39 +772,18 @@ class MockStackRunner:
         return dict(declared), dict(declared), import_id
 
     def find_created(self, res: dict[str, Any]) -> str | None:
-        """The import id of the thing a pending create made, when the fake has it (what an
-        operator checks in Mailgun before ``--import-pending-creates``); None otherwise."""
-        t, i = res["type"], res.get("inputs", {})
+        """The import id of the thing a pending create made, when it exists (what an operator
+        checks before ``--import-pending-creates``); None otherwise. Mailgun resources are
+        looked up by production's ``MailgunLookup`` (``AutomationRunner``'s ``find_created``)
+        in the fake; DNS records and SSM parameters in what the stand-in knows exists."""
         key = self._thing_key(res)
         if key is not None:
             entry = self.store.things(lambda registry: _copy(registry.get(key)))
             return str(entry["import_id"]) if entry else None
-        region = str(i.get("region", "us"))
-        mg = self._mg(region) if t.startswith("mailgun:index/") else None
-        if mg is None:
+        factory = self._mailgun_factory
+        if factory is None:
             return None
-        try:
-            if t == DOMAIN:
-                mg.get_domain(i["name"])
-                return f"{region}:{i['name']}"
-            if t == ROUTE:
-                for route in mg.list_routes():
-                    if route.get("expression") == i.get("expression") and list(
-                        route.get("actions") or []
-                    ) == list(i.get("actions") or []):
-                        return f"{region}:{route['id']}"
-                return None
-            if t == WEBHOOK:
-                mg.request("GET", f"/v3/domains/{i['domain']}/webhooks/{i['kind']}")
-                return f"{region}:{i['domain']}:{i['kind']}"
-            if t == CREDENTIAL:
-                login = i["login"] if "@" in i["login"] else f"{i['login']}@{i['domain']}"
-                return f"{region}:{login}" if login in mg.list_credential_logins(i["domain"]) else None
-        except MailgunError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return None
+        return MailgunLookup(lambda region: self._mg(region) or factory(region))(res)
 
     # -- resource steps, checkpointed as Pulumi journals them -----------------------------
 
@@ -1308,7 +1288,7 @@ class MockStackRunner:
             for entry in self.pending_operations(stack):
                 if entry["type"] == "creating":
                     found = self.find_created(entry["resource"])
-                    if found:
+                    if found and found not in imports.values():  # one thing imported once
                         imports[entry["resource"]["urn"]] = found
         done = []
         refresh = f"pulumi refresh -s {stack} --clear-pending-creates" + (

@@ -326,3 +326,95 @@ def test_state_move_exports_both_and_imports_the_destination_first(
     assert moved_rec["inputs"]["records"]["ciphertext"] == "v1:abc"  # still encrypted
     us = json.loads((fake_pulumi.dir / "us-import.json").read_text())
     assert rec not in {r["urn"] for r in us["deployment"]["resources"]}
+
+
+def test_recovery_imports_what_mailgun_shows_went_through_with_the_exact_flags(
+    fake_pulumi: FakePulumi, root: Path
+) -> None:
+    """Production's ``find_created`` (``MailgunLookup``, wired by ``Manager.migrator``) against
+    the fake Mailgun: each pending create found there is passed as ``--import-pending-creates
+    URN --import-pending-creates ID``; what Mailgun lacks is left to ``--clear-pending-creates``."""
+    from mailfleet.mailgun.client import MailgunClient
+    from mailfleet.migrate.recovery import MailgunLookup
+    from tests.fakes.mailgun_server import FakeMailgun
+
+    def urn(type_: str, name: str) -> str:
+        return f"urn:pulumi:us::mailfleet::mailfleet:index:TenantMail${type_}::{name}"
+
+    d = "x.example.com"
+    secret = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "v1:zz"}
+    types = {
+        "domain": "mailgun:index/domain:Domain",
+        "route": "mailgun:index/route:Route",
+        "webhook": "mailgun:index/webhook:Webhook",
+        "credential": "mailgun:index/domainCredential:DomainCredential",
+    }
+    with FakeMailgun() as fake:
+        fake.seed_domain(d, "us")
+        route = fake.seed_route("us", f'match_recipient("a@{d}")', [f'forward("https://crm/in/{d}")'])
+        fake.seed_route("eu", 'match_recipient("b@x.example.com")', ["stop()"])  # the other region
+        fake.seed_webhooks("us", d, {"delivered": ["https://crm/hooks/d"]})
+        fake.seed_credential("us", d, "crm")
+        pending = [
+            pending_create(urn(types["domain"], "t-domain"), types["domain"], {"name": d, "region": "us"}),
+            pending_create(
+                urn(types["route"], "t-route-a"),
+                types["route"],
+                {"expression": route["expression"], "actions": route["actions"], "region": "us"},
+            ),
+            # Same expression, other actions: not the route that exists.
+            pending_create(
+                urn(types["route"], "t-route-b"),
+                types["route"],
+                {"expression": 'match_recipient("b@x.example.com")', "actions": ["stop()"], "region": "us"},
+            ),
+            pending_create(
+                urn(types["webhook"], "t-webhook-delivered"),
+                types["webhook"],
+                {"domain": d, "kind": "delivered", "urls": ["https://crm/hooks/d"], "region": "us"},
+            ),
+            pending_create(
+                urn(types["webhook"], "t-webhook-opened"),
+                types["webhook"],
+                {"domain": d, "kind": "opened", "urls": ["https://crm/hooks/o"], "region": "us"},
+            ),
+            pending_create(
+                urn(types["credential"], "t-credential"),
+                types["credential"],
+                {"domain": d, "login": "crm", "password": secret, "region": "us"},
+            ),
+            pending_create(
+                urn(types["domain"], "t-domain-gone"),
+                types["domain"],
+                {"name": "y.example.com", "region": "us"},
+            ),
+            # A secret where the lookup needs a plain value: cannot be looked up, cleared.
+            pending_create(urn(types["domain"], "t-domain-secret"), types["domain"], {"name": secret}),
+        ]
+        fake_pulumi.replies(
+            {"match": EXPORT, "stdout": deployment(pending), "times": 2},
+            {"match": ["refresh"]},
+            {"match": EXPORT, "stdout": deployment()},
+            {"match": UP},
+        )
+
+        def client(region: str) -> MailgunClient:
+            return MailgunClient(region, fake.api_key, fake.base_url(region), requests_per_minute=100_000)
+
+        AutomationRunner(root, find_created=MailgunLookup(client)).up(US, recover=True)
+        lookups = sorted({(c.region, c.method, c.path) for c in fake.calls})
+    refresh = [
+        *REFRESH,
+        *("--import-pending-creates", urn(types["domain"], "t-domain")),
+        *("--import-pending-creates", f"us:{d}"),
+        *("--import-pending-creates", urn(types["route"], "t-route-a")),
+        *("--import-pending-creates", f"us:{route['id']}"),
+        *("--import-pending-creates", urn(types["webhook"], "t-webhook-delivered")),
+        *("--import-pending-creates", f"us:{d}:delivered"),
+        *("--import-pending-creates", urn(types["credential"], "t-credential")),
+        *("--import-pending-creates", f"us:crm@{d}"),
+        "--clear-pending-creates",
+    ]
+    assert fake_pulumi.argvs() == [EXPORT, EXPORT, refresh, EXPORT, UP]
+    # Only reads, only in the region each resource names.
+    assert {m for _, m, _ in lookups} == {"GET"} and {r for r, _, _ in lookups} == {"us"}
