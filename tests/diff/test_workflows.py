@@ -52,12 +52,14 @@ def test_workflows_pass_actionlint() -> None:
 def test_actionlint_reports_real_findings(tmp_path: Path) -> None:
     broken = tmp_path / "preview.yml"
     text = (WORKFLOWS / "preview.yml").read_text()
-    text = text.replace("pulumi-version:", "pulumi-versoin:").replace("matrix.stack }}", "matrix.stak }}", 1)
+    text = text.replace("pulumi-version:", "pulumi-versoin:").replace(
+        "steps.affected.outputs", "steps.afected.outputs", 1
+    )
     broken.write_text(text)
     proc = actionlint(broken)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert 'input "pulumi-versoin" is not defined in action "pulumi/actions@v6"' in proc.stdout
-    assert 'property "stak" is not defined' in proc.stdout
+    assert 'property "afected" is not defined' in proc.stdout
 
 
 def steps_text(job: dict[str, Any]) -> str:
@@ -67,46 +69,63 @@ def steps_text(job: dict[str, Any]) -> str:
 def test_preview_workflow_shape() -> None:
     wf = load("preview.yml")
     on = wf[True] if True in wf else wf["on"]  # YAML 1.1 reads the key `on` as true
-    assert on["pull_request"]["paths"] == ["tenants/**", "Pulumi.*.yaml"]
+    # Every pull request (no paths filter: deploy.yml applies program changes too); a label
+    # change re-runs the destructive gate.
+    assert "paths" not in on["pull_request"]
+    assert {"labeled", "unlabeled", "synchronize", "opened"} <= set(on["pull_request"]["types"])
     assert wf["permissions"] == {"contents": "read", "pull-requests": "write"}
     job = wf["jobs"]["preview"]
-    assert job["strategy"]["matrix"]["stack"] == ["eu", "us"]
+    assert job["needs"] == "stacks"
+    assert job["strategy"]["matrix"] == "${{ fromJSON(needs.stacks.outputs.matrix) }}"
     assert "matrix.stack" in job["concurrency"]["group"]
     text = steps_text(job)
     for needle in (
-        "make setup",
-        "mailfleet validate",
         'mailfleet diff --base \\"origin/$BASE_REF\\" --stack \\"$STACK\\" --format markdown',
         "pulumi/actions@v6",
+        'pulumi login \\"$PULUMI_BACKEND_URL\\"',
+        "stack_secrets.py",
         'pulumi preview --stack \\"$STACK\\" --non-interactive --json',
         "mailfleet preview-report",
+        "--fail-on destructive",
         "secrets.MAILGUN_API_KEY",
-        "secrets.PULUMI_ACCESS_TOKEN",
+        "secrets.PULUMI_CONFIG_PASSPHRASE",
     ):
         assert needle in text, needle
+    assert "PULUMI_ACCESS_TOKEN" not in text  # one backend: PULUMI_BACKEND_URL + passphrase
     scripts = [s for s in job["steps"] if s.get("uses", "").startswith("actions/github-script@")]
     assert len(scripts) == 2
     assert all("pr-comment.cjs" in s["with"]["script"] for s in scripts)
     assert (WORKFLOWS / "pr-comment.cjs").is_file()
     assert "github.paginate" in (WORKFLOWS / "pr-comment.cjs").read_text()
-    # Secrets only reach the step that runs pulumi, never the whole job.
+    # Secrets only reach the steps that run pulumi, never the whole job.
     assert "secrets." not in json.dumps(job.get("env", {}))
+    assert "secrets." not in json.dumps(wf["jobs"]["stacks"])
 
 
 def test_deploy_workflow_shape() -> None:
     wf = load("deploy.yml")
     on = wf[True] if True in wf else wf["on"]
-    assert on == {"push": {"branches": ["main"]}}
-    job = wf["jobs"]["up"]
-    assert job["environment"] == "${{ matrix.stack }}"
-    assert sorted(job["strategy"]["matrix"]["stack"]) == ["eu", "us"]
-    assert job["concurrency"] == {"group": "deploy-${{ matrix.stack }}", "cancel-in-progress": False}
-    up = next(s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions@"))
-    assert up["with"]["command"] == "up" and up["with"]["stack-name"] == "${{ matrix.stack }}"
-    assert all(v.startswith("${{ secrets.") for v in up["env"].values())
-    assert {"MAILGUN_API_KEY", "CLOUDFLARE_API_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(
-        up["env"]
-    )
+    assert on["push"] == {"branches": ["main"]}
+    assert on["workflow_dispatch"]["inputs"]["allow_destructive"]["type"] == "boolean"
+    first, second = wf["jobs"]["up-first"], wf["jobs"]["up-second"]
+    # The two phases run the same steps; the second waits for the first.
+    assert first["steps"] == second["steps"]
+    assert second["needs"] == ["plan", "up-first"]
+    for job, phase in ((first, "first"), (second, "second")):
+        assert job["strategy"]["matrix"] == f"${{{{ fromJSON(needs.plan.outputs.{phase}) }}}}"
+        assert "max-parallel" not in job["strategy"]
+        assert job["environment"] == (
+            "${{ matrix.destructive && format('{0}-destructive', matrix.stack) || matrix.stack }}"
+        )
+        assert job["concurrency"] == {"group": "deploy-${{ matrix.stack }}", "cancel-in-progress": False}
+        assert "secrets." not in json.dumps(job.get("env", {}))
+    runs = [s.get("run", "") for s in first["steps"]]
+    order = [
+        next(i for i, r in enumerate(runs) if r.startswith(cmd))
+        for cmd in ("pulumi refresh", "pulumi preview", "flags=()", "pulumi up")
+    ]
+    assert order == sorted(order)
+    assert "PULUMI_ACCESS_TOKEN" not in json.dumps(wf)
 
 
 BOT = "github-actions[bot]"
