@@ -9,8 +9,14 @@ Contract:
   a 5xx, a timeout or a refused connection is retried with exponential backoff and jitter;
   after ``max_retries`` retries the last error is raised;
 - errors are typed (``NotFound``, ``AlreadyExists``, ``Unauthorized``, ``MailgunError``);
-- retries also apply to POST: a create retried after a 5xx may answer ``AlreadyExists``
-  when the first attempt did succeed; callers that create treat that as "look it up".
+- retries also apply to POST, and a retried create LOOKS BEFORE IT CREATES: a POST whose
+  answer was lost (timeout, dropped connection) or was a 5xx/429 may have been carried out, so
+  before each retry the create methods (``create_domain``, ``create_route``, ``create_webhook``,
+  ``create_credential``, ``create_template``, ``create_template_version``) ask Mailgun whether the
+  thing now exists (``request(lookup=...)``) and, when it does, return it instead of sending the
+  POST again: nothing is created twice (a route, which has no unique name, would be a silent
+  duplicate). A route counts as found when one with the same expression, actions, priority and
+  description exists; a webhook when the kind has exactly the URLs sent; a login when it exists.
 
 Secrets are never echoed. The key lives in a ``redact.ApiKey`` (``repr`` shows ``***``) and
 leaves it only as the basic-auth pair of a request. Nothing the client writes (exception
@@ -140,8 +146,12 @@ class MailgunClient:
         params: dict[str, Any] | list[tuple[str, Any]] | None = None,
         data: dict[str, Any] | list[tuple[str, Any]] | None = None,
         json_body: Any = None,
+        lookup: Callable[[], Any] | None = None,
     ) -> Any:
-        """One API call with retries; returns the decoded JSON body (or {} when empty)."""
+        """One API call with retries; returns the decoded JSON body (or {} when empty).
+
+        ``lookup`` (creates): called before each retry; when it returns something other than
+        ``None`` the earlier attempt went through, and that is returned instead of a new attempt."""
         url = self.base_url + path
         shown = self._scrub(path)
         if shown != path or self._scrub(repr(params)) != repr(params):
@@ -177,6 +187,9 @@ class MailgunClient:
                 log.info("mailgun retry method=%s path=%s reason=%s wait=%.2f", method, shown, failure, wait)
                 self._retry_sleep(wait)
                 attempt += 1
+                found = self._look(lookup, method, shown)
+                if found is not None:
+                    return found
                 continue
 
             status = response.status_code
@@ -210,10 +223,22 @@ class MailgunClient:
                 )
                 self._retry_sleep(wait)
                 attempt += 1
+                found = self._look(lookup, method, shown)
+                if found is not None:
+                    return found
                 continue
             error = classify(status, self._error_message(response), method, shown)
             error.args = (self._scrub(str(error.args[0])),)
             raise error
+
+    def _look(self, lookup: Callable[[], Any] | None, method: str, shown: str) -> Any:
+        """Before retrying a create: what ``lookup`` finds (the first attempt went through), else None."""
+        if lookup is None:
+            return None
+        found = lookup()
+        if found is not None:
+            log.info("mailgun create found on retry method=%s path=%s: not sent again", method, shown)
+        return found
 
     def _error(self, message: str, method: str, path: str, status: int | None = None) -> MailgunError:
         return MailgunError(self._scrub(message), status=status, method=method, path=path)
@@ -312,7 +337,16 @@ class MailgunClient:
         if dkim_selector:
             form["dkim_selector"] = dkim_selector
         form.update(extra or {})
-        return self.request("POST", "/v4/domains", data=form)
+
+        def lookup() -> dict[str, Any] | None:
+            try:
+                return self.get_domain(name)
+            except MailgunError as exc:
+                if exc.status == 404:
+                    return None
+                raise
+
+        return self.request("POST", "/v4/domains", data=form, lookup=lookup)
 
     def delete_domain(self, name: str) -> dict[str, Any]:
         """``DELETE /v3/domains/{name}``. Mailgun deletes in the background: the domain may
@@ -346,7 +380,19 @@ class MailgunClient:
             ("expression", expression),
         ]
         form.extend(("action", a) for a in actions)
-        body = self.request("POST", "/v3/routes", data=form)
+
+        def lookup() -> dict[str, Any] | None:
+            for route in self.iter_routes():
+                if (
+                    route.get("expression") == expression
+                    and list(route.get("actions") or []) == list(actions)
+                    and int(route.get("priority") or 0) == int(priority)
+                    and (route.get("description") or "") == description
+                ):
+                    return {"message": "Route has been created", "route": route}
+            return None
+
+        body = self.request("POST", "/v3/routes", data=form, lookup=lookup)
         return body.get("route", body)
 
     def delete_route(self, route_id: str) -> dict[str, Any]:
@@ -378,7 +424,19 @@ class MailgunClient:
         """``POST /v3/domains/{domain}/webhooks`` with ``id=<kind>`` and one ``url`` per URL."""
         form: list[tuple[str, Any]] = [("id", kind)]
         form.extend(("url", u) for u in urls)
-        return self.request("POST", f"/v3/domains/{_seg(domain)}/webhooks", data=form)
+
+        def lookup() -> dict[str, Any] | None:
+            try:
+                found = self.get_webhook(domain, kind)
+            except MailgunError as exc:
+                if exc.status == 404:
+                    return None
+                raise
+            if sorted(found) != sorted(urls):
+                return None  # someone else's: the retried POST answers "already exists"
+            return {"message": "Webhook has been created", "webhook": {"urls": found}}
+
+        return self.request("POST", f"/v3/domains/{_seg(domain)}/webhooks", data=form, lookup=lookup)
 
     # -- suppressions ------------------------------------------------------------------------
 
@@ -438,6 +496,16 @@ class MailgunClient:
 
     def create_credential(self, domain: str, login: str, password: str) -> dict[str, Any]:
         """``POST /v3/domains/{domain}/credentials``. The password goes in the form body only."""
+        full = login if "@" in login else f"{login}@{domain}"
+
+        def lookup() -> dict[str, Any] | None:
+            if full in self.list_credential_logins(domain):
+                return {"message": "Created 1 credentials pair(s)"}
+            return None
+
         return self.request(
-            "POST", f"/v3/domains/{_seg(domain)}/credentials", data={"login": login, "password": password}
+            "POST",
+            f"/v3/domains/{_seg(domain)}/credentials",
+            data={"login": login, "password": password},
+            lookup=lookup,
         )

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
 
 from mailfleet.desired.build import build_tenant, changing_purposes, platform_domain_of
-from mailfleet.desired.naming import DNS_TYPES, TYPE_MAILGUN_DOMAIN
+from mailfleet.desired.naming import CREDENTIAL_LOGIN, DNS_TYPES, TYPE_MAILGUN_DOMAIN
 from mailfleet.desired.state import DnsRecord, TenantState
 from mailfleet.errors import InvalidData, MailfleetError, Problem, UsageError
 from mailfleet.mailgun.client import SUPPRESSION_KINDS, MailgunClient
@@ -557,6 +557,16 @@ class Migrator:
                     if entries:
                         client.import_suppressions(domain, kind, entries)
             self._restore_unmanaged(r, client, data, declared)
+            logins = list(data.get("logins_to_reissue") or [])
+            if logins:
+                self.notify(
+                    Notice(
+                        r.slug,
+                        "follow-up",
+                        f"re-issue {len(logins)} SMTP login(s) in region {target.region} (Mailgun never "
+                        f"returns passwords; only {CREDENTIAL_LOGIN} is re-created): {', '.join(logins)}",
+                    )
+                )
 
         return self._each(group, one)
 

@@ -1,10 +1,13 @@
 """Reading what the source region holds for a tenant, through the Mailgun API.
 
-The export is what would be lost with the source domain: the routes that match the tenant's
-addresses (including any added by hand, outside Pulumi), every webhook of its domains, the
-suppression lists (bounces, unsubscribes, complaints: Mailgun keeps them per domain and per
-region, and forgetting them means mailing people who unsubscribed), the SMTP logins (never
-passwords: Mailgun does not return them) and the domains' DNS records as Mailgun reported them.
+The export is what would be lost with the source domain: every route on the tenant's domains
+(one naming a tenant's address, and any other whose expression names one of its domains:
+catch-alls such as ``match_recipient(".*@domain")`` in any quoting or escaping, headers matched
+on the domain; hand-made ones included), every webhook of its domains, the suppression lists
+(bounces, unsubscribes, complaints: Mailgun keeps them per domain and per region, and forgetting
+them means mailing people who unsubscribed), the SMTP logins (never passwords: Mailgun does not
+return them, so every login but the ``crm`` one mailfleet re-creates is listed for the operator
+to re-issue: ``logins_to_reissue``) and the domains' DNS records as Mailgun reported them.
 
 Routes are account-wide per region, so a batch lists them once (``RouteIndex``) and every
 tenant of the batch takes its own from that list.
@@ -13,9 +16,11 @@ tenant of the batch takes its own from that list.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
+from mailfleet.desired.naming import CREDENTIAL_LOGIN
 from mailfleet.desired.state import TenantState
 from mailfleet.mailgun.client import SUPPRESSION_KINDS, MailgunClient
 
@@ -36,12 +41,30 @@ class RouteIndex:
 
     def for_addresses(self, addresses: list[str]) -> list[dict[str, Any]]:
         """Routes whose expression names one of ``addresses`` (anchored or not)."""
+        return self.for_tenant(addresses, [])
+
+    def for_tenant(self, addresses: list[str], domains: list[str]) -> list[dict[str, Any]]:
+        """Routes on the tenant's mail: an expression naming one of ``addresses``, or naming
+        one of ``domains`` as a whole domain (``names_domain``), in Mailgun's order."""
         out = []
         for route in self.routes:
-            expression = str(route.get("expression", "")).replace("\\", "")
-            if any(address in expression for address in addresses):
+            raw = str(route.get("expression", ""))
+            expression = raw.replace("\\", "")
+            if any(address in expression for address in addresses) or any(
+                names_domain(raw, d) for d in domains
+            ):
                 out.append(route)
         return out
+
+
+def names_domain(expression: str, domain: str) -> bool:
+    """Whether a route ``expression`` is about mail for ``domain`` itself (not a subdomain, not a
+    longer name): ``match_recipient(".*@d")``, ``match_recipient('^.*@d\\.tld$')``,
+    ``match_header("to", ".*@d")``, ... Regex escapes are undone first; the domain must be
+    preceded by something that is not part of a host name and not followed by more of one."""
+    text = expression.replace("\\", "").lower()
+    name = re.escape(domain.lower().rstrip("."))
+    return re.search(rf"(?<![a-z0-9.-]){name}(?![a-z0-9-]|\.[a-z0-9])", text) is not None
 
 
 def export_tenant(
@@ -66,8 +89,12 @@ def export_tenant(
         credentials[d.name] = sorted(str(c.get("login", "")) for c in client.list_credentials(d.name))
     tenant_routes = [
         {k: r.get(k) for k in ("id", "priority", "description", "expression", "actions")}
-        for r in routes.for_addresses(source.forwarding_addresses)
+        for r in routes.for_tenant(source.forwarding_addresses, [d.name for d in source.domains])
     ]
+    recreated = f"{CREDENTIAL_LOGIN}@{source.credential_domain}" if source.credential_domain else None
+    reissue = sorted(
+        login for logins in credentials.values() for login in logins if login and login != recreated
+    )
     log.info(
         "export slug=%s domains=%d routes=%d suppressions=%d",
         source.slug,
@@ -85,6 +112,9 @@ def export_tenant(
         "webhooks": webhooks,
         "suppressions": suppressions,
         "credentials": credentials,
+        # Passwords cannot be read: only the `crm` login is re-created (with mailfleet's password);
+        # every other login must be re-issued by the operator in the target region.
+        "logins_to_reissue": reissue,
     }
 
 

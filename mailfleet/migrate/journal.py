@@ -233,6 +233,7 @@ class Journal:
             suppressions=sum(
                 len(entries) for kinds in data.get("suppressions", {}).values() for entries in kinds.values()
             ),
+            logins_to_reissue=list(data.get("logins_to_reissue", [])) or None,
         )
 
     def read_export(self, expected: Export) -> dict[str, Any]:

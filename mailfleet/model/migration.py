@@ -111,6 +111,10 @@ class Export(_Strict):
     routes: Annotated[int, Field(ge=0)]
     webhooks: Annotated[int, Field(ge=0)]
     suppressions: Annotated[int, Field(ge=0)]
+    # SMTP logins that cannot be moved (Mailgun never returns passwords): every exported login
+    # but the `crm` one mailfleet re-creates; the operator re-issues them in the target region.
+    # Absent when there are none.
+    logins_to_reissue: list[Annotated[str, Field(min_length=3, max_length=320)]] | None = None
 
 
 class Migration(_Strict):

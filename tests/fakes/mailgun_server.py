@@ -30,8 +30,12 @@ What it models
   with ``limit`` and ``paging.next`` URLs (``page=next&address=...``), ``POST`` of one form
   entry or of a JSON list, ``DELETE /v3/{d}/{kind}/{address}``): all bound to the domain's
   region, and dropped when the domain's delete completes.
+- Webhook endpoints answer their 400s as ``{"Reason": ...}`` (Mailgun's field there), the
+  others as ``{"message": ...}``.
 - Faults: ``inject(status, ...)`` answers the next ``count`` matching requests with
-  ``status`` (e.g. 500/502/503) and optional headers; ``rate_limit(count, retry_after=...)``
+  ``status`` (e.g. 500/502/503) and optional headers (``apply=True``: after carrying the
+  request out); ``lose_response(count, ...)`` carries the request out and closes the connection
+  without an answer (a response lost after a create); ``rate_limit(count, retry_after=...)``
   or ``rate_limit(count, reset_in=..., reset_unit="s"|"ms")`` answers 429 with
   ``Retry-After`` or ``X-RateLimit-Reset`` (epoch seconds or milliseconds).
 - A request log: ``count(method, path, region)`` and ``calls`` (every request, faults included),
@@ -67,6 +71,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import email.utils
 import itertools
 import json
@@ -204,6 +209,9 @@ class Fault:
     region: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     body: dict[str, Any] | None = None
+    # The request is carried out first, then answered with the fault (status 0: no answer at
+    # all, the connection is closed: a response lost on the way back).
+    apply: bool = False
 
     def matches(self, region: str, method: str, path: str) -> bool:
         if self.count <= 0:
@@ -315,8 +323,10 @@ class FakeMailgun:
         region: str | None = None,
         headers: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
+        apply: bool = False,
     ) -> Fault:
-        """Answer the next ``count`` matching requests with ``status`` (``path`` is a regex)."""
+        """Answer the next ``count`` matching requests with ``status`` (``path`` is a regex);
+        with ``apply``, after carrying each out (a 502 from a proxy whose backend did the work)."""
         fault = Fault(
             status,
             count,
@@ -325,10 +335,19 @@ class FakeMailgun:
             region,
             dict(headers or {}),
             body,
+            apply,
         )
         with self.lock:
             self.faults.append(fault)
         return fault
+
+    def lose_response(
+        self, count: int = 1, *, method: str | None = None, path: str | None = None, region: str | None = None
+    ) -> Fault:
+        """Carry out the next ``count`` matching requests, then close the connection without an
+        answer: the client sees a dropped connection (as after a timeout) although the create,
+        update or delete happened. The request log records them with status 0."""
+        return self.inject(0, count=count, method=method, path=path, region=region, apply=True)
 
     def rate_limit(
         self,
@@ -603,6 +622,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(401, {"message": "Invalid private key"}, {}, echo)
             return
         fault = fake._take_fault(self.region, method, path)
+        if fault is not None and fault.apply:
+            with contextlib.suppress(_Reply):  # carried out: an error answer is lost too
+                self._route(method, path, query, raw)
+            if fault.status == 0:
+                fake._record(self.region, method, path, 0)
+                self.close_connection = True  # no status line, no body: the answer is lost
+                return
         if fault is not None:
             fake._record(self.region, method, path, fault.status)
             body = json.loads(json.dumps(fault.body or {"message": "Internal error (injected)"}))
@@ -614,7 +640,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             status, body, headers = self._route(method, path, query, raw)
         except _Reply as reply:
-            status, body, headers = reply.status, {"message": reply.message}, {}
+            status, body, headers = reply.status, {reply.field: reply.message}, {}
         fake._record(self.region, method, path, status)
         self._answer(status, body, headers, echo)
 
@@ -783,11 +809,11 @@ class _Handler(BaseHTTPRequestHandler):
                 kind = (form.get("id") or [""])[0]
                 urls = form.get("url") or []
                 if kind not in WEBHOOK_KINDS:
-                    raise _Reply(400, f"Invalid webhook id {kind!r}")
+                    raise _Reply(400, f"Invalid webhook id {kind!r}", REASON)
                 if not urls or len(urls) > 3:
-                    raise _Reply(400, "between 1 and 3 url values are required")
+                    raise _Reply(400, "between 1 and 3 url values are required", REASON)
                 if kind in hooks:
-                    raise _Reply(400, f"Webhook {kind} already exists")
+                    raise _Reply(400, f"Webhook {kind} already exists", REASON)
                 hooks[kind] = list(urls)
                 return 200, {"message": "Webhook has been created", "webhook": {"urls": list(urls)}}, {}
             raise _Reply(405, "Method not allowed")
@@ -950,7 +976,14 @@ def _append_at(node: Any, keys: list[str], suffix: str) -> None:
 
 
 class _Reply(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    """An error answer: ``{field: message}``. Mailgun's endpoints name the field differently:
+    ``message`` on most, ``Reason`` on the webhook endpoints' 400s (``REASON``)."""
+
+    def __init__(self, status: int, message: str, field: str = "message") -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.field = field
+
+
+REASON = "Reason"  # the error field of the webhook endpoints' 400 answers

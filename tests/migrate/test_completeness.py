@@ -1,0 +1,95 @@
+"""Completeness of a move (issue 11 item 7): nothing on the tenant's domains is lost silently.
+
+- every route on the domain moves, catch-alls in every spelling included, and nothing that is
+  only a look-alike (a subdomain, a longer name) is taken;
+- every SMTP login is listed: the ones Mailgun cannot give back (passwords are never returned)
+  go to the export, the journal and a notice for the operator to re-issue; ``crm`` is re-created.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mailfleet.migrate.export import RouteIndex, names_domain
+from mailfleet.migrate.journal import Journal
+from tests.migrate.conftest import World
+
+SLUG, DOMAIN = "bluebird", "bluebird.mail.example.com"
+ESCAPED = DOMAIN.replace(".", "\\.")
+
+CATCH_ALLS = [
+    f'match_recipient(".*@{DOMAIN}")',
+    f"match_recipient('.*@{ESCAPED}')",
+    f'match_recipient("^.*@{ESCAPED}$")',
+    f'match_recipient("(.*)@{DOMAIN}")',
+    f'match_header("to", ".*@{DOMAIN}")',
+    f'match_recipient(".*@{DOMAIN.upper()}")',
+]
+LOOK_ALIKES = [
+    f'match_recipient(".*@sub.{DOMAIN}")',  # a subdomain: another domain's mail
+    f'match_recipient(".*@not{DOMAIN}")',  # a longer name
+    f'match_recipient(".*@{DOMAIN}.evil.example")',  # the name as a prefix of another
+    'match_recipient(".*@bluebird.mail.example.co")',  # a shorter one
+    "catch_all()",  # account-wide, not the tenant's
+]
+
+
+@pytest.mark.parametrize("expression", CATCH_ALLS)
+def test_a_catch_all_in_any_spelling_names_the_domain(expression: str) -> None:
+    assert names_domain(expression, DOMAIN)
+
+
+@pytest.mark.parametrize("expression", LOOK_ALIKES)
+def test_a_look_alike_does_not(expression: str) -> None:
+    assert not names_domain(expression, DOMAIN)
+
+
+def test_route_index_takes_address_routes_and_domain_routes_only() -> None:
+    routes = [{"id": str(i), "expression": e} for i, e in enumerate([*CATCH_ALLS, *LOOK_ALIKES])]
+    routes.append({"id": "a", "expression": f'match_recipient("frontdesk@{DOMAIN}")'})
+    picked = RouteIndex(routes).for_tenant([f"frontdesk@{DOMAIN}"], [DOMAIN])
+    assert [r["expression"] for r in picked] == [*CATCH_ALLS, f'match_recipient("frontdesk@{DOMAIN}")']
+
+
+def test_catch_alls_and_every_login_move_or_are_listed(world: World) -> None:
+    us = world.client("us")
+    actions = ['forward("https://crm.example.com/inbound/bluebird-catchall")']
+    for priority, expression in enumerate(CATCH_ALLS):
+        us.create_route(expression, actions, 10 + priority, "catch-all made by hand")
+    for expression in LOOK_ALIKES:
+        us.create_route(expression, ["stop()"], 99, "not bluebird's")
+    world.fake.seed_credential("us", DOMAIN, "sales")
+    world.fake.seed_credential("us", DOMAIN, "printer", password="printer-SECRET-pw")
+
+    [outcome] = world.migrator().start([SLUG], "eu")
+    assert outcome.ok, outcome
+
+    with world.fake.lock:
+        eu = {(r["expression"], tuple(r["actions"]), r["priority"]) for r in world.fake.routes["eu"].values()}
+        us_exprs = [r["expression"] for r in world.fake.routes["us"].values()]
+        eu_logins = sorted(world.fake.credentials[("eu", DOMAIN)])
+    # Every catch-all moved, with its actions and priority; none is left in the US.
+    assert {(e, tuple(actions), 10 + i) for i, e in enumerate(CATCH_ALLS)} <= eu
+    assert [e for e in CATCH_ALLS if e in us_exprs] == []
+    # Look-alikes are not the tenant's: untouched in the US, never copied to the EU.
+    assert sorted(e for e in us_exprs if e in LOOK_ALIKES) == sorted(LOOK_ALIKES)
+    assert [e for e, _, _ in eu if e in LOOK_ALIKES] == []
+
+    # Logins: crm re-created by the stack; the others listed for the operator, everywhere.
+    assert eu_logins == [f"crm@{DOMAIN}"]
+    reissue = [f"printer@{DOMAIN}", f"sales@{DOMAIN}"]
+    tenant = Journal(world.tenants_dir, SLUG).load()
+    assert tenant.migration is not None and tenant.migration.export is not None
+    assert tenant.migration.export.logins_to_reissue == reissue
+    assert tenant.migration.export.routes == 2 + len(CATCH_ALLS)  # the managed two and the catch-alls
+    data = json.loads((world.tenants_dir / tenant.migration.export.path).read_text())
+    assert data["logins_to_reissue"] == reissue
+    assert sorted(data["credentials"][DOMAIN]) == sorted([f"crm@{DOMAIN}", *reissue])
+    [notice] = [n for n in world.notices if n.kind == "follow-up" and n.slug == SLUG]
+    assert notice.message.startswith("re-issue 2 SMTP login(s) in region eu")
+    assert notice.message.endswith(", ".join(reissue))
+    # Passwords are never read, so never written.
+    text = (world.tenants_dir / f"{SLUG}.yaml").read_text() + json.dumps(data)
+    assert "printer-SECRET-pw" not in text
