@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from mailfleet.fleet_import.report import ImportReport
     from mailfleet.mailgun.client import MailgunClient
     from mailfleet.migrate.engine import Migrator, Notice
+    from mailfleet.reputation.run import ReputationResult
 
 API_KEY_ENV = "MAILGUN_API_KEY"
 
@@ -207,6 +208,31 @@ class Manager:
         return MailgunClient(
             region, api_key, base_url=os.environ.get(api_base_env(region)) or None, **options
         )
+
+    # -- reputation -----------------------------------------------------------------------
+
+    def reputation(
+        self,
+        slugs: list[str],
+        region: Region | None,
+        api_key: str,
+        *,
+        since: str = "7d",
+        api_retries: int = 5,
+        page_limit: int = 1000,
+    ) -> ReputationResult:
+        """Bounce and complaint rates of the tenants' Mailgun domains over ``since``, judged
+        against each stack's ``mailfleet:reputation`` thresholds (Mailgun's Metrics API)."""
+        from mailfleet.reputation.run import parse_since, reputation
+
+        try:
+            parse_since(since)
+        except ValueError as exc:
+            raise UsageError(problems=[param_problem("since", str(exc))]) from None
+        pairs = self.check_targets(slugs, region)
+        thresholds = {s.name: s.reputation for s in self.project().stacks.values()}
+        clients = self.mailgun_clients(api_key, max_retries=api_retries)
+        return reputation(pairs, clients, thresholds, since=since, page_limit=page_limit)
 
     # -- residency ------------------------------------------------------------------------
 

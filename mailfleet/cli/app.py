@@ -48,6 +48,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "mailfleet.cli.check_cmd",
         "Verify each tenant's live DNS records against the model, with SPF/DKIM/DMARC lint.",
     ),
+    "reputation": (
+        "mailfleet.cli.reputation_cmd",
+        "Each tenant's bounce and complaint rates from Mailgun's Metrics API, judged against the stack's thresholds.",
+    ),
     "residency": (
         "mailfleet.cli.residency_cmd",
         "The data-residency report a data-protection officer asks for.",

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInf
 
 from mailfleet.model import names
 from mailfleet.model.region import REGIONS, Region, RegionFacts
+from mailfleet.model.reputation import ReputationSettings
 
 
 def _https_url(value: str) -> str:
@@ -74,6 +75,7 @@ class StackConfig(BaseModel):
     egress_ips: Annotated[list[str], Field(min_length=1)]
     dmarc_rua: Annotated[str, AfterValidator(names.mailto_uri)]
     record_ttl: Annotated[int, Field(ge=60, le=86400)] = 3600
+    reputation: ReputationSettings = Field(default_factory=ReputationSettings)
 
     @field_validator("aws_region")
     @classmethod
@@ -112,6 +114,7 @@ CONFIG_KEYS: dict[str, str] = {
     "mailfleet:egressIps": "egress_ips",
     "mailfleet:dmarcRua": "dmarc_rua",
     "mailfleet:recordTtl": "record_ttl",
+    "mailfleet:reputation": "reputation",
 }
 FIELD_KEYS = {v: k for k, v in CONFIG_KEYS.items()}
 

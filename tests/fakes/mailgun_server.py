@@ -59,7 +59,7 @@ What it models
 
 What it does not model
 ----------------------
-Sending, events, logs, stats, tags, templates, mailing lists, IP pools, account webhooks,
+Sending, events, logs, the legacy stats endpoints, tags, templates, mailing lists, IP pools, account webhooks,
 DKIM key import (``/v1/dkim/keys``), domain updates (``PUT /v4/domains/{name}``), real DNS
 lookups (``dns_checker`` is the hook for that), Mailgun's exact error wording beyond the
 "already exists" and "not found" phrases, per-endpoint rate-limit windows (429s come only
@@ -82,11 +82,14 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from tests.fakes.mailgun_metrics import MetricsError, MetricsStore
 
 REGIONS: dict[str, dict[str, Any]] = {
     "us": {"mx": ("mxa.mailgun.org", "mxb.mailgun.org"), "tracking": "mailgun.org"},
@@ -262,6 +265,7 @@ class FakeMailgun:
         self.faults: list[Fault] = []
         self.calls: list[Call] = []
         self.counter: Counter[tuple[str, str, str]] = Counter()
+        self.metrics = MetricsStore()  # POST /v1/analytics/metrics (tests/fakes/mailgun_metrics.py)
         self._servers: dict[str, ThreadingHTTPServer] = {}
         self._threads: list[threading.Thread] = []
 
@@ -453,6 +457,11 @@ class FakeMailgun:
                 "created_at": _rfc2822(),
             }
             return full
+
+    def seed_metrics(self, region: str, domain: str, counts: dict[str, int], **kw: Any) -> None:
+        """Counts the Metrics API reports for ``domain`` (``at=`` a datetime, ``attrs=`` ip/tag...)."""
+        with self.lock:
+            self.metrics.seed(region, domain, counts, **kw)
 
     def count(self, method: str | None = None, path: str | None = None, region: str | None = None) -> int:
         """Requests received (faulted ones included) matching method/path (exact)/region."""
@@ -674,9 +683,21 @@ class _Handler(BaseHTTPRequestHandler):
                     return self._credentials(method, name, rest[1:], query, raw)
             if parts[:2] == ["v3", "routes"]:
                 return self._routes(method, parts[2:], query, raw)
+            if parts == ["v1", "analytics", "metrics"] and method == "POST":
+                return self._metrics(raw)
             if len(parts) >= 3 and parts[0] == "v3" and parts[2] in SUPPRESSION_KINDS:
                 return self._suppressions(method, parts[1], parts[2], parts[3:], query, raw)
         raise _Reply(404, "Not found (the fake does not model this endpoint)")
+
+    def _metrics(self, raw: bytes) -> Response:
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            raise _Reply(400, "the request body is not JSON") from None
+        try:
+            return 200, self.fake.metrics.query(self.region, body, datetime.now(UTC)), {}
+        except MetricsError as exc:
+            raise _Reply(400, str(exc)) from None
 
     def _need_domain(self, name: str) -> FakeDomain:
         dom = self.fake._domain_in(self.region, name)

@@ -153,6 +153,25 @@ CASES: list[tuple[str, Any, str, str]] = [
     ),
     ("mailfleet:recordTtl", True, "config.mailfleet:recordTtl", "valid integer"),
     (
+        "mailfleet:reputation",
+        {"bounce_warn": 6.0},
+        "config.mailfleet:reputation",
+        "bounce_warn (6.0) is above bounce_fail (5.0)",
+    ),
+    ("mailfleet:reputation", {"complaint_fail": 101}, "config.mailfleet:reputation.complaint_fail", "100"),
+    (
+        "mailfleet:reputation",
+        {"min_delivered": "500"},
+        "config.mailfleet:reputation.min_delivered",
+        "valid integer",
+    ),
+    (
+        "mailfleet:reputation",
+        {"bounce_wran": 1.0},
+        "config.mailfleet:reputation.bounce_wran",
+        "unknown field",
+    ),
+    (
         "mailfleet:platformDomain",
         "mail.xn--zz.eu",
         "config.mailfleet:platformDomain",

@@ -1,0 +1,1 @@
+"""``mailfleet blocklists``: every sending IP and domain against DNS blocklists."""

@@ -1,0 +1,1 @@
+"""``mailfleet reputation``: each tenant's sending reputation from Mailgun's Metrics API."""
