@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import resource
 import statistics
 import subprocess
 import time
@@ -76,3 +78,59 @@ def time_command(cmd: list[str], repeat: int = 3, **kwargs: object) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+# The strict floor of every command that reads the tenant and stack files: a process that
+# imports nothing of mailfleet and parses the same files with PyYAML's libyaml-based
+# ``CSafeLoader`` (PyYAML's own C fast path, no duplicate-key check, no nesting check, no
+# validation). Run as ``python -c STRICT_FLOOR ROOT`` with the same interpreter as the command.
+STRICT_FLOOR = """
+import sys
+from pathlib import Path
+import yaml
+root = Path(sys.argv[1])
+for path in sorted((root / "tenants").glob("*.yaml")) + sorted(root.glob("Pulumi.*.yaml")):
+    yaml.load(path.read_bytes(), Loader=yaml.CSafeLoader)
+assert "mailfleet" not in sys.modules
+"""
+
+
+def timed_run(cmd: list[str], **kwargs: object) -> tuple[float, float]:
+    """Wall-clock seconds and CPU seconds (user + system) of one subprocess run; fails loudly
+    if it fails. The CPU time is the child's own (``RUSAGE_CHILDREN`` before and after)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kwargs)  # type: ignore[call-overload]
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def interleaved(
+    cmds: dict[str, tuple[list[str], dict[str, object]]], repeat: int = 3
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Run each command once per round, ``repeat`` rounds, so a noisy moment hits all alike.
+
+    ``cmds`` maps a label to (argv, subprocess keyword arguments); returns label -> wall times
+    and label -> CPU times, one per round.
+    """
+    walls: dict[str, list[float]] = {label: [] for label in cmds}
+    cpus: dict[str, list[float]] = {label: [] for label in cmds}
+    for _ in range(repeat):
+        for label, (cmd, kwargs) in cmds.items():
+            wall, cpu = timed_run(cmd, **kwargs)
+            walls[label].append(wall)
+            cpus[label].append(cpu)
+    return walls, cpus
+
+
+def rounds(measured: list[float], baseline: list[float]) -> list[float]:
+    """Each round's own ratio."""
+    return [round(m / b, 2) for m, b in zip(measured, baseline, strict=True)]
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"

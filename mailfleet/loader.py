@@ -265,7 +265,10 @@ def scan_tenants(tenants_dir: Path) -> tuple[list[Path], list[Problem]]:
                 if entry.name.endswith(".yml") and _not_a_tenant_file(tenants_dir / entry.name) is None:
                     ignored.append(entry.name)
                 continue
-            problem = _not_a_tenant_file(tenants_dir / entry.name)
+            # A regular file (not a symlink) needs no stat: the directory listing says so.
+            problem = (
+                None if entry.is_file(follow_symlinks=False) else _not_a_tenant_file(tenants_dir / entry.name)
+            )
             if problem is None:
                 names.append(entry.name)
             else:

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from mailfleet.cli.common import command_app, err, manager, out, print_json
+from mailfleet.project import paused_gc
 
 
 class TextJson(StrEnum):
@@ -37,6 +38,13 @@ def validate(
     against every other tenant too (a domain used twice is reported for the given file).
     Exit 0 when valid, 1 with any problem (or any warning with --strict), 2 for a missing path.
     """
+    # As in ``plan``: one pause over loading, the rules and the warnings. Everything built
+    # stays alive until the command ends; a full collection would only walk it again.
+    with paused_gc():
+        _validate(ctx, paths, strict, fmt)
+
+
+def _validate(ctx: typer.Context, paths: list[Path] | None, strict: bool, fmt: TextJson) -> None:
     report = manager(ctx).validate(list(paths or []))
     problems = report.problems + (report.warnings if strict else [])
     if fmt is TextJson.json:

@@ -6,8 +6,44 @@ suffix in the Pulumi program. A key never contains a value, only what names the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
+
+
+def _fast_init(cls: type[_T]) -> type[_T]:
+    """Give a frozen, slotted dataclass an ``__init__`` that fills its slots directly.
+
+    A frozen dataclass's own ``__init__`` goes through ``object.__setattr__`` per field; this
+    one calls each slot's descriptor, bound once: the same signature, defaults and result at
+    about half the cost (``plan`` builds some 300,000 of these items for 10,000 tenants).
+    The instance stays frozen (assignment still raises ``FrozenInstanceError``), and
+    ``dataclasses.replace`` goes through it like any construction. The dataclass's own
+    ``__init__`` stays reachable as ``__dataclass_init__`` (tests compare the two).
+    """
+    namespace: dict[str, Any] = {}
+    params: list[str] = []
+    body: list[str] = []
+    for f in fields(cls):  # type: ignore[arg-type]
+        if f.default_factory is not MISSING or not f.init or f.kw_only:
+            raise TypeError(f"{cls.__name__}.{f.name}: only plain fields and plain defaults")
+        namespace[f"_set_{f.name}"] = getattr(cls, f.name).__set__
+        if f.default is MISSING:
+            params.append(f.name)
+        else:
+            namespace[f"_default_{f.name}"] = f.default
+            params.append(f"{f.name}=_default_{f.name}")
+        body.append(f"    _set_{f.name}(self, {f.name})")
+    source = f"def __init__(self, {', '.join(params)}) -> None:\n" + "\n".join(body) + "\n"
+    exec(source, namespace)  # the source holds only the class's own field names
+    init = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__module__ = cls.__module__
+    cls.__dataclass_init__ = cls.__init__  # type: ignore[attr-defined]
+    cls.__init__ = init  # type: ignore[misc]
+    return cls
+
 
 # Fields of a Mailgun domain whose change makes pulumi-mailgun REPLACE (delete, then create)
 # the domain (pulumi-mailgun's schema marks them ForceNew). ``plan``/``diff``/``validate`` flag
@@ -22,6 +58,7 @@ DOMAIN_REPLACE_FIELDS = (
 )
 
 
+@_fast_init
 @dataclass(frozen=True, slots=True)
 class Adopted:
     """An item that existed before mailfleet: imported into Pulumi state (``import_id``), never
@@ -48,6 +85,7 @@ WEBHOOK_KINDS = ("delivered", "permanent_fail", "temporary_fail", "complained", 
 TRACKING_WEBHOOK_KINDS = ("opened", "clicked")
 
 
+@_fast_init
 @dataclass(frozen=True, slots=True)
 class MailgunDomain:
     tenant: str
@@ -87,6 +125,7 @@ class MailgunDomain:
         )
 
 
+@_fast_init
 @dataclass(frozen=True, slots=True)
 class MailgunRoute:
     """A route matching exactly one address; Mailgun routes are account-wide per region."""
@@ -118,6 +157,7 @@ class MailgunRoute:
         )
 
 
+@_fast_init
 @dataclass(frozen=True, slots=True)
 class MailgunWebhook:
     tenant: str
@@ -136,6 +176,7 @@ class MailgunWebhook:
         return _with_adopted(data, self.adopted)
 
 
+@_fast_init
 @dataclass(frozen=True, slots=True)
 class DnsRecord:
     """One RRset: all values of one (name, type) in one zone.
@@ -185,6 +226,7 @@ class DnsRecord:
         )
 
 
+@_fast_init
 @dataclass(frozen=True, slots=True)
 class Channel:
     via: str  # mailgun | smtp
@@ -197,6 +239,7 @@ class Channel:
         return {"via": self.via}
 
 
+@_fast_init
 @dataclass(frozen=True, slots=True)
 class OutboundSetting:
     """What the CRM reads to decide how a tenant's mail leaves (an SSM parameter).

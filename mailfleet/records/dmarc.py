@@ -36,6 +36,12 @@ def external_destinations(domain: str, uris: list[str] | tuple[str, ...]) -> lis
         dest = names.mailto_domain(uri)
         if dest in out:
             continue
+        if _shared_labels(domain, dest) < 2 <= dest.count(".") + 1:
+            # ``dest``'s organisational domain is a suffix of it with at least two labels
+            # (its public suffix and one more, or all of ``dest`` when it is a public suffix
+            # itself), which ``domain`` does not end in: another organisation, no list lookup.
+            out.append(dest)
+            continue
         dest_org = names.organisational_domain(dest)
         # The organisational domain of ``domain`` is ``domain`` or one of its parents, so a
         # domain outside ``dest_org``'s tree is in another organisation: no lookup needed.
@@ -43,6 +49,18 @@ def external_destinations(domain: str, uris: list[str] | tuple[str, ...]) -> lis
         if not inside or names.organisational_domain(domain) != dest_org:
             out.append(dest)
     return out
+
+
+def _shared_labels(a: str, b: str) -> int:
+    """How many trailing labels ``a`` and ``b`` have in common, ignoring case (it counts up to
+    2 exactly; more shared labels may count as 2 or 3)."""
+    a_labels, b_labels = a.lower().rsplit(".", 2), b.lower().rsplit(".", 2)
+    shared = 0
+    for x, y in zip(reversed(a_labels), reversed(b_labels), strict=False):
+        if x != y:
+            break
+        shared += 1
+    return shared
 
 
 def tags(value: str) -> list[tuple[str, str]]:

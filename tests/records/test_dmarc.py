@@ -57,3 +57,41 @@ def test_public_suffix_boundaries_decide() -> None:
     assert dmarc.external_destinations("acme.mail.example.eu", ["mailto:d@mail.example.eu"]) == []
     # The destination's tree but a different registrable domain (example.eu vs ex-ample.eu).
     assert dmarc.external_destinations("example.eu", ["mailto:d@mail.ex-ample.eu"]) == ["mail.ex-ample.eu"]
+
+
+def _external_by_the_list(domain: str, uris: list[str]) -> list[str]:
+    """The same question answered the long way: the list asked for every destination (the
+    function as it was before its shortcut)."""
+    from mailfleet.model import names
+
+    out: list[str] = []
+    for uri in uris:
+        dest = names.mailto_domain(uri)
+        if dest in out:
+            continue
+        dest_org = names.organisational_domain(dest)
+        inside = domain == dest_org or domain.endswith("." + dest_org)
+        if not inside or names.organisational_domain(domain) != dest_org:
+            out.append(dest)
+    return out
+
+
+def test_external_destinations_shortcut_agrees_with_the_list() -> None:
+    """Destinations sharing fewer than two trailing labels with the domain skip the list
+    lookup; every pair here must still give what the list says (public suffixes of one, two
+    and three labels, wildcards and exceptions, upper case, the domain itself)."""
+    names_ = [
+        "acme.no", "mail.acme.no", "ACME.NO", "other.no", "acme.co.uk", "other.co.uk", "co.uk", "uk",
+        "example.eu", "mail.example.eu", "t1.mail.example.eu", "tenant1.example.com", "example.com",
+        "a.b.kawasaki.jp", "b.kawasaki.jp", "city.kawasaki.jp", "x.city.kawasaki.jp", "kawasaki.jp",
+        "foo.github.io", "bar.github.io", "github.io", "a.foo.github.io", "blogspot.com", "x.blogspot.com",
+        "s3.amazonaws.com", "b.s3.amazonaws.com", "reports.example.org", "example.org", "ck", "www.ck", "a.www.ck",
+    ]  # fmt: skip
+    import itertools
+
+    for domain, dest in itertools.product(names_, repeat=2):
+        uris = [f"mailto:d@{dest}"]
+        assert dmarc.external_destinations(domain, uris) == _external_by_the_list(domain, uris), (
+            domain,
+            dest,
+        )
