@@ -114,7 +114,7 @@ class CheckRunner:
         purpose = rec.purpose
         try:
             if purpose == "mx":
-                mx.check(out, await self.resolver.mx(rec.name), rec.values, region)
+                await mx.check(out, await self.resolver.mx(rec.name), rec.values, region, self.resolver)
             elif purpose == "spf":
                 await spf.check(
                     out,

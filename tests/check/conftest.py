@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from mailfleet.project import Project
-from tests.check.knot import KnotServer, ModelZones, rsa_public_key_b64, txt_rr
+from tests.check.knot import KnotServer, ModelZones, free_port, rsa_public_key_b64, txt_rr
 from tests.conftest import REPO, require_knot
 
 BROKEN_TENANTS = {
@@ -241,3 +241,50 @@ def record(data: dict, slug: str, purpose: str, zone: str | None = None) -> dict
     ]
     assert len(matches) == 1, (purpose, zone, [r["name"] for r in matches])
     return matches[0]
+
+
+@dataclass
+class HandWorld:
+    """The hand-written zones of tests/check/handwritten.py served by Knot, and their project."""
+
+    project_dir: Path
+    knot: KnotServer
+
+    def check(self, *slugs: str, silent: str | None = None, cli=None):
+        """``mailfleet check SLUG... --format json`` through a forwarder that never answers
+        ``silent`` (and answers everything else from Knot); (process, parsed JSON)."""
+        from tests.conftest import run_cli
+
+        # a port free for UDP and TCP both (port 0 picks a UDP port whose TCP twin may be taken)
+        fwd = _load_forwarder().ForwarderThread(
+            ("127.0.0.1", free_port("127.0.0.1")),
+            (self.knot.address, self.knot.port),
+            0.0,
+            [silent] if silent else [],
+        )
+        fwd.start()
+        try:
+            host, port = fwd.address
+            argv = ["check", *slugs, "--nameserver", f"{host}:{port}", "--timeout", "0.3", "--retries", "1"]
+            proc = (cli or run_cli)(*argv, "--format", "json", cwd=self.project_dir)
+        finally:
+            fwd.stop()
+        data = json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else None
+        return proc, data
+
+
+@pytest.fixture(scope="session")
+def silent_knot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HandWorld]:
+    """Knot serving the hand-written zones (not generated from the model), for the session."""
+    from tests.check import handwritten
+
+    require_knot()
+    root = tmp_path_factory.mktemp("handwritten")
+    project_dir = root / "project"
+    (project_dir / "tenants").mkdir(parents=True)
+    for name in ("Pulumi.yaml", "Pulumi.eu.yaml", "Pulumi.us.yaml"):
+        shutil.copy(REPO / name, project_dir / name)
+    for slug, text in handwritten.TENANTS.items():
+        (project_dir / "tenants" / f"{slug}.yaml").write_text(text)
+    with KnotServer(root / "knot", handwritten.zones()) as knot:
+        yield HandWorld(project_dir, knot)

@@ -48,6 +48,14 @@ INCLUDE_TREES: dict[str, str] = {
 # ``knot`` marker? None outside pytest (the benchmarks), where nothing is checked.
 CURRENT_TEST_MARKED: bool | None = None
 
+# Addresses of Mailgun's inbound hosts (RFC 5737 documentation addresses): `check` asks for
+# the address of every MX host.
+MX_HOST_ADDRESSES: dict[str, str] = {
+    "mxa.mailgun.org": "192.0.2.201",
+    "mxb.mailgun.org": "192.0.2.202",
+    "mxa.eu.mailgun.org": "192.0.2.211",
+    "mxb.eu.mailgun.org": "192.0.2.212",
+}
 INCLUDE_ZONES = ("mailgun.org", "google.com", "outlook.com", "sendgrid.net", "amazonses.com", "mcsv.net")
 
 
@@ -201,6 +209,8 @@ class ModelZones:
             self.zones.setdefault(z, [])
         for name, value in INCLUDE_TREES.items():
             self.add(txt_rr(name, value))
+        for name, address in MX_HOST_ADDRESSES.items():
+            self.add(f"{name}. 300 A {address}")
         self.dkim_keys: dict[str, str] = {}
 
     def zone_of(self, name: str) -> str | None:
