@@ -252,7 +252,8 @@ class HandWorld:
 
     def check(self, *slugs: str, silent: str | None = None, cli=None):
         """``mailfleet check SLUG... --format json`` through a forwarder that never answers
-        ``silent`` (and answers everything else from Knot); (process, parsed JSON)."""
+        ``silent`` (and answers everything else from Knot); (process, parsed JSON). One second
+        per attempt: an answer from a loaded machine must not pass for a timeout."""
         from tests.conftest import run_cli
 
         # a port free for UDP and TCP both (port 0 picks a UDP port whose TCP twin may be taken)
@@ -265,7 +266,7 @@ class HandWorld:
         fwd.start()
         try:
             host, port = fwd.address
-            argv = ["check", *slugs, "--nameserver", f"{host}:{port}", "--timeout", "0.3", "--retries", "1"]
+            argv = ["check", *slugs, "--nameserver", f"{host}:{port}", "--timeout", "1", "--retries", "1"]
             proc = (cli or run_cli)(*argv, "--format", "json", cwd=self.project_dir)
         finally:
             fwd.stop()
