@@ -493,8 +493,44 @@ class Migrator:
 
         return self._each(group, one)
 
+    def _late_exports(self, group: list[_Run]) -> None:
+        """The second suppression export, just before the source domains go: what was added
+        since the first. Recorded in the journal (``export.late``) BEFORE anything is deleted,
+        so a resumed step never exports again from a domain that is gone. When it fails for a
+        tenant, the step stops for the group before any change (nothing moved or deleted)."""
+
+        def one(r: _Run) -> None:
+            m = r.migration
+            if m.export is None or m.export.late is not None:
+                return
+            first = r.journal.read_export(m.export)
+            now = now_iso(self.clock())
+            data = export_mod.late_suppressions(self.mailgun(m.from_region), first, now)
+            late = r.journal.write_late_export(data, now)
+            r.journal.update(m, export=m.export.model_copy(update={"late": late}))
+            r.use_last()
+            if data.get("gone"):
+                self.notify(
+                    Notice(
+                        r.slug,
+                        "warning",
+                        "second suppression export: already gone from the source region: "
+                        + ", ".join(data["gone"]),
+                    )
+                )
+
+        failed = self._each(group, one)
+        if failed:
+            raise InvalidData(
+                problems=[
+                    Problem(f"tenant {slug}", "", f"second suppression export failed: {why}")
+                    for slug, why in sorted(failed.items())
+                ]
+            )
+
     def _step_release_source(self, step: str, group: list[_Run]) -> dict[str, str]:
         """The point of no return: DNS ownership moves to the target, the source drops the domain."""
+        self._late_exports(group)
         by_source: dict[tuple[str, str], list[_Run]] = {}
         for r in group:
             by_source.setdefault((self._source(r).name, self._target(r).name), []).append(r)
@@ -556,6 +592,14 @@ class Migrator:
                     entries = export_mod.suppression_entries(kinds.get(kind, []), kind)
                     if entries:
                         client.import_suppressions(domain, kind, entries)
+            if r.migration.export.late is not None:
+                # Added between the export and the point of no return (upserts, like the first).
+                late = r.journal.read_export(r.migration.export.late)
+                for domain, kinds in late.get("suppressions", {}).items():
+                    for kind in SUPPRESSION_KINDS:
+                        entries = export_mod.suppression_entries(kinds.get(kind, []), kind)
+                        if entries:
+                            client.import_suppressions(domain, kind, entries)
             self._restore_unmanaged(r, client, data, declared)
             logins = list(data.get("logins_to_reissue") or [])
             if logins:

@@ -23,10 +23,12 @@ from typing import Any
 from mailfleet.desired.naming import CREDENTIAL_LOGIN
 from mailfleet.desired.state import TenantState
 from mailfleet.mailgun.client import SUPPRESSION_KINDS, MailgunClient
+from mailfleet.mailgun.errors import MailgunError
 
 log = logging.getLogger("mailfleet.migrate.export")
 
 EXPORT_FORMAT = "mailfleet-migration-export/1"
+LATE_EXPORT_FORMAT = "mailfleet-migration-late-export/1"
 
 
 @dataclass
@@ -126,3 +128,41 @@ def suppression_entries(entries: list[dict[str, Any]], kind: str) -> list[dict[s
         "complaints": ("address", "created_at"),
     }[kind]
     return [{k: e[k] for k in keep if k in e and e[k] not in (None, "")} for e in entries]
+
+
+def late_suppressions(client: MailgunClient, first: dict[str, Any], exported_at: str) -> dict[str, Any]:
+    """The second suppression export (at the point of no return): per domain of the first
+    export ``first``, the entries of each list whose address it did not hold. A domain already
+    gone from the source region (404) has nothing more to give: it is listed in ``gone``."""
+    suppressions: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    gone: list[str] = []
+    for domain, kinds in (first.get("suppressions") or {}).items():
+        try:
+            current = {kind: list(client.iter_suppressions(domain, kind)) for kind in SUPPRESSION_KINDS}
+        except MailgunError as exc:
+            if exc.status != 404:
+                raise
+            gone.append(domain)
+            continue
+        known = {
+            kind: {str(e.get("address", "")).lower() for e in kinds.get(kind, [])}
+            for kind in SUPPRESSION_KINDS
+        }
+        suppressions[domain] = {
+            kind: [e for e in entries if str(e.get("address", "")).lower() not in known[kind]]
+            for kind, entries in current.items()
+        }
+    log.info(
+        "late export slug=%s added=%d gone=%d",
+        first.get("tenant"),
+        sum(len(v) for kinds in suppressions.values() for v in kinds.values()),
+        len(gone),
+    )
+    return {
+        "format": LATE_EXPORT_FORMAT,
+        "tenant": first.get("tenant"),
+        "region": first.get("region"),
+        "exported_at": exported_at,
+        "suppressions": suppressions,
+        "gone": gone,
+    }

@@ -42,13 +42,14 @@ from mailfleet import fsutil
 from mailfleet.errors import InvalidData, MailfleetError, Problem
 from mailfleet.loader import parse_yaml
 from mailfleet.model.load import load_tenant_file, tenant_from_data
-from mailfleet.model.migration import Export, Migration, Owner, StepRecord, now_iso
+from mailfleet.model.migration import Export, LateExport, Migration, Owner, StepRecord, now_iso
 from mailfleet.model.tenant import Tenant
 
 log = logging.getLogger("mailfleet.migrate.journal")
 
 MIGRATIONS_DIR = ".migrations"
 EXPORT_NAME = "export.json"
+LATE_EXPORT_NAME = "export-late.json"  # the suppressions added between the export and the point of no return
 RUN_LOCK_NAME = "run.lock"
 BLOCK_HEADER = "# Written by `mailfleet migrate` (its journal); do not edit by hand."
 
@@ -236,7 +237,23 @@ class Journal:
             logins_to_reissue=list(data.get("logins_to_reissue", [])) or None,
         )
 
-    def read_export(self, expected: Export) -> dict[str, Any]:
+    def write_late_export(self, data: dict[str, Any], exported_at: str) -> LateExport:
+        """Write the second suppression export atomically; returns its ``export.late`` entry."""
+        path = self.export_file.with_name(LATE_EXPORT_NAME)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = json.dumps(data, indent=2, sort_keys=True).encode() + b"\n"
+        with fsutil.locked(self.tenants_dir):
+            fsutil.atomic_write(path, payload)
+        return LateExport(
+            path=str(path.relative_to(self.tenants_dir)),
+            sha256=hashlib.sha256(payload).hexdigest(),
+            suppressions=sum(
+                len(entries) for kinds in data.get("suppressions", {}).values() for entries in kinds.values()
+            ),
+            exported_at=exported_at,
+        )
+
+    def read_export(self, expected: Export | LateExport) -> dict[str, Any]:
         """The export, checked against the digest in the block (``InvalidData`` if it changed)."""
         path = self.tenants_dir / expected.path
         where = str(path)
@@ -252,10 +269,10 @@ class Journal:
         return data
 
     def remove_export(self) -> None:
-        path = self.export_file
         with fsutil.locked(self.tenants_dir):
-            if path.exists():
-                fsutil.atomic_remove(path)
+            for path in (self.export_file, self.export_file.with_name(LATE_EXPORT_NAME)):
+                if path.exists():
+                    fsutil.atomic_remove(path)
 
 
 def current_owner(now: float) -> Owner:

@@ -103,6 +103,16 @@ class Owner(_Strict):
     since: Timestamp
 
 
+class LateExport(_Strict):
+    """The second suppression export, taken at the point of no return just before the source
+    domain is deleted: the entries added since the first export (``Export``)."""
+
+    path: Annotated[str, Field(min_length=1, max_length=300)]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    suppressions: Annotated[int, Field(ge=0)]
+    exported_at: Timestamp
+
+
 class Export(_Strict):
     """Where the source region's routes, webhooks and suppressions were saved, and their digest."""
 
@@ -115,6 +125,7 @@ class Export(_Strict):
     # but the `crm` one mailfleet re-creates; the operator re-issues them in the target region.
     # Absent when there are none.
     logins_to_reissue: list[Annotated[str, Field(min_length=3, max_length=320)]] | None = None
+    late: LateExport | None = None  # written at the point of no return
 
 
 class Migration(_Strict):

@@ -93,3 +93,55 @@ def test_catch_alls_and_every_login_move_or_are_listed(world: World) -> None:
     # Passwords are never read, so never written.
     text = (world.tenants_dir / f"{SLUG}.yaml").read_text() + json.dumps(data)
     assert "printer-SECRET-pw" not in text
+
+
+class Crash(Exception):
+    """The process dying (not a MailfleetError: nothing catches it)."""
+
+
+def test_suppressions_added_after_the_export_move_too(world: World) -> None:
+    """A second export at the point of no return takes what was added since the first; a
+    resumed step 4 (the domain already gone) does not export again, and nothing is lost."""
+    us = world.client("us")
+    us.import_suppressions(DOMAIN, "bounces", [{"address": "early@example.org", "code": "550", "error": "x"}])
+    late = {
+        "bounces": [{"address": "late-bounce@example.org", "code": "551", "error": "moved away"}],
+        "unsubscribes": [{"address": "late-stop@example.org", "tags": ["*"]}],
+        "complaints": [{"address": "late-angry@example.org"}],
+    }
+
+    def fault(slug: str, step: str, point: str) -> None:
+        if (step, point) == ("cutover.release-source-domain", "started"):
+            # Between the export (step 3) and the delete: the CRM keeps sending, people bounce.
+            for kind, entries in late.items():
+                us.import_suppressions(DOMAIN, kind, entries)
+        if (step, point) == ("cutover.release-source-domain", "applied"):
+            raise Crash("after the source domain's delete")
+
+    with pytest.raises(Crash):
+        world.migrator(fault=fault).start([SLUG], "eu")
+    world.fake.reset_log()
+    [outcome] = world.migrator().resume([SLUG])
+    assert outcome.ok, outcome
+    # The resumed step 4 found the journal's record: the source's lists were not read again.
+    assert world.fake.count("GET", f"/v3/{DOMAIN}/bounces", "us") == 0
+
+    with world.fake.lock:
+        eu = {kind: set(world.fake.suppressions.get(("eu", DOMAIN, kind), {})) for kind in late}
+    assert eu["bounces"] == {"early@example.org", "late-bounce@example.org"}
+    assert eu["unsubscribes"] == {"late-stop@example.org"}
+    assert eu["complaints"] == {"late-angry@example.org"}
+    with world.fake.lock:
+        assert world.fake.suppressions[("eu", DOMAIN, "bounces")]["late-bounce@example.org"]["code"] == "551"
+
+    tenant = Journal(world.tenants_dir, SLUG).load()
+    assert tenant.migration is not None and tenant.migration.export is not None
+    record = tenant.migration.export.late
+    assert record is not None and record.suppressions == 3
+    assert tenant.migration.export.suppressions == 1  # the first export had only the early one
+    data = json.loads((world.tenants_dir / record.path).read_text())
+    assert data["format"] == "mailfleet-migration-late-export/1" and data["gone"] == []
+    assert {k: [e["address"] for e in v] for k, v in data["suppressions"][DOMAIN].items()} == {
+        k: [e["address"] for e in v] for k, v in late.items()
+    }
+    assert not [n for n in world.notices if "already gone" in n.message]
