@@ -473,6 +473,100 @@ class MailgunClient:
             sent += len(batch)
         return sent
 
+    # -- templates --------------------------------------------------------------------------
+
+    def _pivot_pages(self, path: str, list_key: str | None, page_size: int) -> Iterator[dict[str, Any]]:
+        """Items of a pivot-paged list (``page``/``p``/``limit``; ``paging.next`` followed
+        against our own base URL until a page is empty). ``list_key``: where the items are when
+        not under ``items`` (``template.versions``)."""
+        body = self.request("GET", path, params={"limit": page_size})
+        seen: set[str] = set()
+        while True:
+            if list_key is None:
+                items = body.get("items") or []
+            else:
+                items = (body.get("template") or {}).get(list_key) or []
+            yield from items
+            nxt = (body.get("paging") or {}).get("next")
+            if not items or not nxt:
+                return
+            local = self._local_path(nxt)
+            if local in seen:
+                return
+            seen.add(local)
+            body = self.request("GET", local)
+
+    def iter_templates(self, domain: str, page_size: int = 100) -> Iterator[dict[str, Any]]:
+        """``GET /v3/{domain}/templates`` (pivot paging): each template's metadata (``name``,
+        ``description``, ``createdAt``), without versions."""
+        return self._pivot_pages(f"/v3/{_seg(domain)}/templates", None, page_size)
+
+    def get_template(self, domain: str, name: str) -> dict[str, Any]:
+        """``GET /v3/{domain}/templates/{name}``: metadata; ``NotFound`` when absent."""
+        body = self.request("GET", f"/v3/{_seg(domain)}/templates/{_seg(name)}")
+        return dict(body.get("template") or {})
+
+    def list_template_versions(self, domain: str, name: str, page_size: int = 100) -> list[dict[str, Any]]:
+        """``GET /v3/{domain}/templates/{name}/versions``: each version's ``tag``, ``engine``,
+        ``comment``, ``active``, ``createdAt`` (not its content)."""
+        path = f"/v3/{_seg(domain)}/templates/{_seg(name)}/versions"
+        return list(self._pivot_pages(path, "versions", page_size))
+
+    def get_template_version(self, domain: str, name: str, tag: str) -> dict[str, Any]:
+        """``GET /v3/{domain}/templates/{name}/versions/{tag}``: the version with its content
+        (``template``); ``NotFound`` when absent."""
+        body = self.request("GET", f"/v3/{_seg(domain)}/templates/{_seg(name)}/versions/{_seg(tag)}")
+        return dict((body.get("template") or {}).get("version") or {})
+
+    def create_template(self, domain: str, name: str, description: str = "") -> dict[str, Any]:
+        """``POST /v3/{domain}/templates`` with metadata only (versions are added with
+        ``create_template_version``, so each keeps its tag, comment and engine)."""
+
+        def lookup() -> dict[str, Any] | None:
+            try:
+                return {"message": "template has been stored", "template": self.get_template(domain, name)}
+            except MailgunError as exc:
+                if exc.status == 404:
+                    return None
+                raise
+
+        form = {"name": name, "description": description}
+        return self.request("POST", f"/v3/{_seg(domain)}/templates", data=form, lookup=lookup)
+
+    def create_template_version(
+        self,
+        domain: str,
+        name: str,
+        tag: str,
+        template: str,
+        *,
+        engine: str = "",
+        comment: str = "",
+        active: bool = False,
+    ) -> dict[str, Any]:
+        """``POST /v3/{domain}/templates/{name}/versions``: a version (``active``: it becomes the
+        template's active one; the first version of a template always does)."""
+        form: dict[str, Any] = {"tag": tag, "template": template, "comment": comment}
+        if engine:
+            form["engine"] = engine
+        if active:
+            form["active"] = "yes"
+
+        def lookup() -> dict[str, Any] | None:
+            try:
+                version = self.get_template_version(domain, name, tag)
+            except MailgunError as exc:
+                if exc.status == 404:
+                    return None
+                raise
+            return {
+                "message": "new version of the template has been stored",
+                "template": {"version": version},
+            }
+
+        path = f"/v3/{_seg(domain)}/templates/{_seg(name)}/versions"
+        return self.request("POST", path, data=form, lookup=lookup)
+
     # -- SMTP credentials ------------------------------------------------------------------
 
     def list_credentials(self, domain: str, page_size: int = PAGE_LIMIT) -> list[dict[str, Any]]:

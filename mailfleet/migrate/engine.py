@@ -601,6 +601,7 @@ class Migrator:
                         if entries:
                             client.import_suppressions(domain, kind, entries)
             self._restore_unmanaged(r, client, data, declared)
+            export_mod.restore_templates(client, data)
             logins = list(data.get("logins_to_reissue") or [])
             if logins:
                 self.notify(

@@ -7,7 +7,9 @@ on the domain; hand-made ones included), every webhook of its domains, the suppr
 (bounces, unsubscribes, complaints: Mailgun keeps them per domain and per region, and forgetting
 them means mailing people who unsubscribed), the SMTP logins (never passwords: Mailgun does not
 return them, so every login but the ``crm`` one mailfleet re-creates is listed for the operator
-to re-issue: ``logins_to_reissue``) and the domains' DNS records as Mailgun reported them.
+to re-issue: ``logins_to_reissue``), every template with every version's content
+(``templates``, re-created by ``restore_templates``) and the domains' DNS records as Mailgun
+reported them.
 
 Routes are account-wide per region, so a batch lists them once (``RouteIndex``) and every
 tenant of the batch takes its own from that list.
@@ -77,6 +79,7 @@ def export_tenant(
     webhooks: dict[str, dict[str, list[str]]] = {}
     suppressions: dict[str, dict[str, list[dict[str, Any]]]] = {}
     credentials: dict[str, list[str]] = {}
+    templates: dict[str, list[dict[str, Any]]] = {}
     for d in source.domains:
         body = client.get_domain(d.name)
         domains[d.name] = {
@@ -89,6 +92,7 @@ def export_tenant(
             kind: list(client.iter_suppressions(d.name, kind)) for kind in SUPPRESSION_KINDS
         }
         credentials[d.name] = sorted(str(c.get("login", "")) for c in client.list_credentials(d.name))
+        templates[d.name] = export_templates(client, d.name)
     tenant_routes = [
         {k: r.get(k) for k in ("id", "priority", "description", "expression", "actions")}
         for r in routes.for_tenant(source.forwarding_addresses, [d.name for d in source.domains])
@@ -117,7 +121,63 @@ def export_tenant(
         # Passwords cannot be read: only the `crm` login is re-created (with mailfleet's password);
         # every other login must be re-issued by the operator in the target region.
         "logins_to_reissue": reissue,
+        "templates": templates,
     }
+
+
+def export_templates(client: MailgunClient, domain: str) -> list[dict[str, Any]]:
+    """Every template of ``domain`` with every version's content (Mailgun's Templates API:
+    the list, each template's versions, each version by tag), in Mailgun's order."""
+    out = []
+    for meta in client.iter_templates(domain):
+        name = str(meta.get("name", ""))
+        versions = []
+        for v in client.list_template_versions(domain, name):
+            full = client.get_template_version(domain, name, str(v.get("tag", "")))
+            versions.append(
+                {
+                    "tag": str(full.get("tag", v.get("tag", ""))),
+                    "template": str(full.get("template", "")),
+                    "engine": str(full.get("engine") or v.get("engine") or ""),
+                    "comment": str(full.get("comment") or v.get("comment") or ""),
+                    "active": bool(full.get("active", v.get("active", False))),
+                }
+            )
+        out.append({"name": name, "description": str(meta.get("description") or ""), "versions": versions})
+    return out
+
+
+def restore_templates(client: MailgunClient, data: dict[str, Any]) -> int:
+    """Re-create the exported templates in ``client``'s region: a template absent there is
+    created (metadata), then each of its versions the target lacks, in the source's order,
+    the source's active one with ``active=yes``. Idempotent (a resumed step adds only what is
+    missing); returns the versions created."""
+    created = 0
+    for domain, items in (data.get("templates") or {}).items():
+        if not items:
+            continue
+        present = {str(t.get("name")) for t in client.iter_templates(domain)}
+        for t in items:
+            name = str(t["name"])
+            if name in present:
+                have = {str(v.get("tag")) for v in client.list_template_versions(domain, name)}
+            else:
+                client.create_template(domain, name, str(t.get("description") or ""))
+                have = set()
+            for v in t.get("versions") or []:
+                if v["tag"] in have:
+                    continue
+                client.create_template_version(
+                    domain,
+                    name,
+                    v["tag"],
+                    v["template"],
+                    engine=v.get("engine") or "",
+                    comment=v.get("comment") or "",
+                    active=bool(v.get("active")),
+                )
+                created += 1
+    return created
 
 
 def suppression_entries(entries: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:

@@ -235,6 +235,10 @@ class Journal:
                 len(entries) for kinds in data.get("suppressions", {}).values() for entries in kinds.values()
             ),
             logins_to_reissue=list(data.get("logins_to_reissue", [])) or None,
+            templates=sum(
+                len(t.get("versions") or []) for ts in data.get("templates", {}).values() for t in ts
+            )
+            or None,
         )
 
     def write_late_export(self, data: dict[str, Any], exported_at: str) -> LateExport:

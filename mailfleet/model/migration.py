@@ -126,6 +126,7 @@ class Export(_Strict):
     # Absent when there are none.
     logins_to_reissue: list[Annotated[str, Field(min_length=3, max_length=320)]] | None = None
     late: LateExport | None = None  # written at the point of no return
+    templates: Annotated[int, Field(ge=0)] | None = None  # template versions exported (absent: none)
 
 
 class Migration(_Strict):

@@ -32,6 +32,12 @@ What it models
   region, and dropped when the domain's delete completes.
 - Webhook endpoints answer their 400s as ``{"Reason": ...}`` (Mailgun's field there), the
   others as ``{"message": ...}``.
+- Templates (``GET/POST /v3/{d}/templates``, ``GET/DELETE .../templates/{name}`` with
+  ``active=yes``, ``GET/POST .../templates/{name}/versions``, ``GET .../versions/{tag}``): names
+  and tags of letters, digits and ``.-_~`` (lower-cased), pivot paging (``page``, ``p``,
+  ``limit`` default 10, at most 100), the first version active, ``active=yes`` moving it, 100
+  templates a domain and 40 versions a template, 409 on a name or tag that exists; bound to the
+  domain's region and dropped with it. ``seed_template`` adds one without a call.
 - Faults: ``inject(status, ...)`` answers the next ``count`` matching requests with
   ``status`` (e.g. 500/502/503) and optional headers (``apply=True``: after carrying the
   request out); ``lose_response(count, ...)`` carries the request out and closes the connection
@@ -59,7 +65,7 @@ What it models
 
 What it does not model
 ----------------------
-Sending, events, logs, the legacy stats endpoints, tags, templates, mailing lists, IP pools, account webhooks,
+Sending, events, logs, the legacy stats endpoints, tags, account-level templates, template updates, mailing lists, IP pools, account webhooks,
 DKIM key import (``/v1/dkim/keys``), domain updates (``PUT /v4/domains/{name}``), real DNS
 lookups (``dns_checker`` is the hook for that), Mailgun's exact error wording beyond the
 "already exists" and "not found" phrases, per-endpoint rate-limit windows (429s come only
@@ -261,6 +267,9 @@ class FakeMailgun:
         self.webhooks: dict[tuple[str, str], dict[str, list[str]]] = {}
         self.credentials: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         self.suppressions: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {}
+        # (region, domain) -> template name -> {"name", "description", "createdAt", "id",
+        # "versions": {tag: {"tag", "template", "engine", "comment", "createdAt", "active", "id"}}}
+        self.templates: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         self.valid_dns: set[str] = set()
         self.faults: list[Fault] = []
         self.calls: list[Call] = []
@@ -463,6 +472,37 @@ class FakeMailgun:
         with self.lock:
             self.metrics.seed(region, domain, counts, **kw)
 
+    def seed_template(
+        self, region: str, domain: str, name: str, versions: list[dict[str, Any]], *, description: str = ""
+    ) -> None:
+        """Add a template with ``versions`` (dicts with ``tag``, ``template``, optional ``engine``,
+        ``comment``, ``active``; the first is active unless one says so) directly (no API call)."""
+        with self.lock:
+            dom = self.domains.get(domain)
+            if dom is None or dom.region != region:
+                raise KeyError(f"no domain {domain} in {region}: seed it first")
+            entries = {}
+            for v in versions:
+                entries[v["tag"]] = {
+                    "tag": v["tag"],
+                    "template": v["template"],
+                    "engine": v.get("engine", "handlebars"),
+                    "comment": v.get("comment", ""),
+                    "createdAt": _rfc2822(),
+                    "active": bool(v.get("active")),
+                    "id": secrets.token_hex(12),
+                }
+            if entries and not any(e["active"] for e in entries.values()):
+                next(iter(entries.values()))["active"] = True
+            self.templates.setdefault((region, domain), {})[name] = {
+                "name": name,
+                "description": description,
+                "createdAt": _rfc2822(),
+                "createdBy": "",
+                "id": secrets.token_hex(12),
+                "versions": entries,
+            }
+
     def count(self, method: str | None = None, path: str | None = None, region: str | None = None) -> int:
         """Requests received (faulted ones included) matching method/path (exact)/region."""
         with self.lock:
@@ -490,6 +530,7 @@ class FakeMailgun:
                 self.credentials.pop((dom.region, name), None)
                 for kind in SUPPRESSION_KINDS:
                     self.suppressions.pop((dom.region, name, kind), None)
+                self.templates.pop((dom.region, name), None)
 
     def _domain_in(self, region: str, name: str) -> FakeDomain | None:
         self._purge_deleted()
@@ -685,6 +726,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._routes(method, parts[2:], query, raw)
             if parts == ["v1", "analytics", "metrics"] and method == "POST":
                 return self._metrics(raw)
+            if len(parts) >= 3 and parts[0] == "v3" and parts[2] == "templates":
+                return self._templates(method, parts[1], parts[3:], query, raw)
             if len(parts) >= 3 and parts[0] == "v3" and parts[2] in SUPPRESSION_KINDS:
                 return self._suppressions(method, parts[1], parts[2], parts[3:], query, raw)
         raise _Reply(404, "Not found (the fake does not model this endpoint)")
@@ -889,6 +932,96 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, {"message": "Credentials have been deleted", "spec": login}, {}
         raise _Reply(405, "Method not allowed")
 
+    # templates (Mailgun's "Templates" API: v3/<domain>/templates, versions by tag)
+    def _templates(
+        self, method: str, name: str, rest: list[str], query: dict[str, list[str]], raw: bytes
+    ) -> Response:
+        self._need_domain(name)
+        table = self.fake.templates.setdefault((self.region, name), {})
+        base = f"{self.fake.base_url(self.region)}/v3/{quote(name)}/templates"
+        if not rest:
+            if method == "GET":
+                items = [_template_meta(t) for t in sorted(table.values(), key=lambda t: t["name"])]
+                page, paging = _pivot_page(items, "name", query, base)
+                return 200, {"items": page, "paging": paging}, {}
+            if method == "POST":
+                form = _form(self, raw)
+                tname = (form.get("name") or [""])[0].strip().lower()
+                if not tname or not TEMPLATE_NAME.match(tname):
+                    raise _Reply(400, "name is required and may hold letters, digits and .-_~")
+                if tname in table:
+                    raise _Reply(409, f"template with name '{tname}' already exists")
+                if len(table) >= TEMPLATES_PER_DOMAIN:
+                    raise _Reply(400, f"a domain holds at most {TEMPLATES_PER_DOMAIN} templates")
+                template = {
+                    "name": tname,
+                    "description": (form.get("description") or [""])[0],
+                    "createdAt": _rfc2822(),
+                    "createdBy": (form.get("createdBy") or [""])[0],
+                    "id": secrets.token_hex(12),
+                    "versions": {},
+                }
+                answer = dict(_template_meta(template))
+                if form.get("template"):
+                    version = _new_version(form, default_tag="initial")
+                    version["active"] = True
+                    template["versions"][version["tag"]] = version
+                    answer["version"] = _version_meta(version)
+                table[tname] = template
+                return 200, {"message": "template has been stored", "template": answer}, {}
+            raise _Reply(405, "Method not allowed")
+        template = table.get(rest[0].lower())
+        if template is None:
+            raise _Reply(404, "template not found")
+        if len(rest) == 1:
+            if method == "GET":
+                answer = dict(_template_meta(template))
+                active = next((v for v in template["versions"].values() if v["active"]), None)
+                if (query.get("active") or [""])[0] == "yes" and active is not None:
+                    answer["version"] = dict(active)
+                return 200, {"template": answer}, {}
+            if method == "DELETE":
+                del table[template["name"]]
+                return (
+                    200,
+                    {"message": "template has been deleted", "template": {"name": template["name"]}},
+                    {},
+                )
+            raise _Reply(405, "Method not allowed")
+        if rest[1] != "versions":
+            raise _Reply(404, "Not found")
+        versions = template["versions"]
+        if len(rest) == 2:
+            if method == "GET":
+                items = [_version_meta(v) for v in versions.values()]
+                page, paging = _pivot_page(items, "tag", query, f"{base}/{quote(template['name'])}/versions")
+                return 200, {"template": {**_template_meta(template), "versions": page}, "paging": paging}, {}
+            if method == "POST":
+                form = _form(self, raw)
+                if not form.get("template") or not form.get("tag"):
+                    raise _Reply(400, "template and tag are required")
+                version = _new_version(form, default_tag="")
+                if version["tag"] in versions:
+                    raise _Reply(409, f"version with tag '{version['tag']}' already exists")
+                if len(versions) >= VERSIONS_PER_TEMPLATE:
+                    raise _Reply(400, f"a template holds at most {VERSIONS_PER_TEMPLATE} versions")
+                # "If the template doesn't contain any versions yet the first version becomes active"
+                activate = not versions or (form.get("active") or [""])[0] == "yes"
+                if activate:
+                    for other in versions.values():
+                        other["active"] = False
+                version["active"] = activate
+                versions[version["tag"]] = version
+                answer = {**_template_meta(template), "version": _version_meta(version)}
+                return 200, {"message": "new version of the template has been stored", "template": answer}, {}
+            raise _Reply(405, "Method not allowed")
+        version = versions.get(rest[2])
+        if version is None:
+            raise _Reply(404, "version not found")
+        if method == "GET":
+            return 200, {"template": {**_template_meta(template), "version": dict(version)}}, {}
+        raise _Reply(405, "Method not allowed")
+
     # suppressions
     def _suppressions(
         self,
@@ -962,6 +1095,71 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 LIST_LIMIT_MAX = 1000  # Mailgun's page maximum of GET /v4/domains, /v3/routes and .../credentials
+TEMPLATES_PER_DOMAIN = 100  # Mailgun's documented limits of the Templates API
+VERSIONS_PER_TEMPLATE = 40
+TEMPLATE_NAME = re.compile(r"^[a-z0-9.\-_~]+$")
+
+
+def _template_meta(template: dict[str, Any]) -> dict[str, Any]:
+    return {k: template[k] for k in ("name", "description", "createdAt", "createdBy", "id")}
+
+
+def _version_meta(version: dict[str, Any]) -> dict[str, Any]:
+    """A version as lists show it: everything but its content."""
+    return {k: v for k, v in version.items() if k != "template"}
+
+
+def _new_version(form: dict[str, list[str]], default_tag: str) -> dict[str, Any]:
+    tag = (form.get("tag") or [default_tag])[0].strip().lower()
+    if not tag or not TEMPLATE_NAME.match(tag):
+        raise _Reply(400, "tag may hold letters, digits and .-_~")
+    engine = (form.get("engine") or ["handlebars"])[0]
+    if engine not in ("handlebars", "go"):
+        raise _Reply(400, f"unsupported engine {engine!r}")
+    return {
+        "tag": tag,
+        "template": (form.get("template") or [""])[0],
+        "engine": engine,
+        "comment": (form.get("comment") or [""])[0],
+        "createdAt": _rfc2822(),
+        "active": False,
+        "id": secrets.token_hex(12),
+    }
+
+
+def _pivot_page(
+    items: list[dict[str, Any]], key: str, query: dict[str, list[str]], base: str
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Mailgun's pivot paging (``page`` first/last/next/prev, ``p`` the pivot, ``limit``
+    default 10): the page and its ``paging`` URLs."""
+    try:
+        limit = int((query.get("limit") or ["10"])[0])
+    except ValueError:
+        raise _Reply(400, "limit must be an integer") from None
+    if not 1 <= limit <= 100:
+        raise _Reply(400, "limit must be between 1 and 100")
+    page = (query.get("page") or ["first"])[0]
+    pivot = (query.get("p") or [""])[0]
+    keys = [str(i[key]) for i in items]
+    if page == "next" and pivot:
+        start = keys.index(pivot) + 1 if pivot in keys else len(keys)
+        chunk = items[start : start + limit]
+    elif page in ("prev", "previous") and pivot:
+        end = keys.index(pivot) if pivot in keys else 0
+        chunk = items[max(0, end - limit) : end]
+    elif page == "last":
+        chunk = items[-limit:]
+    else:
+        chunk = items[:limit]
+    last = str(chunk[-1][key]) if chunk else pivot
+    first = str(chunk[0][key]) if chunk else pivot
+    paging = {
+        "first": f"{base}?limit={limit}",
+        "last": f"{base}?page=last&limit={limit}",
+        "next": f"{base}?page=next&p={quote(last)}&limit={limit}",
+        "prev": f"{base}?page=prev&p={quote(first)}&limit={limit}",
+    }
+    return chunk, paging
 
 
 def _skip_limit(query: dict[str, list[str]], too_large: str) -> tuple[int, int]:

@@ -145,3 +145,51 @@ def test_suppressions_added_after_the_export_move_too(world: World) -> None:
         k: [e["address"] for e in v] for k, v in late.items()
     }
     assert not [n for n in world.notices if "already gone" in n.message]
+
+
+def test_templates_move_with_every_version(world: World) -> None:
+    """Templates (Mailgun's Templates API) are exported with each version's content and
+    re-created in the target, the source's active version active; a resumed import-data
+    creates nothing twice."""
+    welcome = [
+        {"tag": "v1", "template": "Hello {{name}}", "comment": "first"},
+        {"tag": "v2", "template": "Hi {{name}}!", "comment": "shorter", "active": True},
+        {"tag": "v3", "template": "<p>Hey {{name}}</p>", "comment": "draft"},
+    ]
+    world.fake.seed_template("us", DOMAIN, "welcome", welcome, description="first mail")
+    world.fake.seed_template("us", DOMAIN, "invoice", [{"tag": "initial", "template": "Due {{amount}}"}])
+
+    def fault(slug: str, step: str, point: str) -> None:
+        if (step, point) == ("cutover.import-data", "applied"):
+            raise Crash("after import-data did its work")
+
+    with pytest.raises(Crash):
+        world.migrator(fault=fault).start([SLUG], "eu")
+    [outcome] = world.migrator().resume([SLUG])
+    assert outcome.ok, outcome
+
+    with world.fake.lock:
+        eu = world.fake.templates[("eu", DOMAIN)]
+        got = {
+            name: (
+                t["description"],
+                [(v["tag"], v["template"], v["comment"], v["active"]) for v in t["versions"].values()],
+            )
+            for name, t in eu.items()
+        }
+        version_posts = sum(
+            1 for c in world.fake.calls if c.method == "POST" and c.path.endswith("/versions")
+        )
+        us_left = ("us", DOMAIN) in world.fake.templates
+    assert got == {
+        "welcome": (
+            "first mail",
+            [(v["tag"], v["template"], v["comment"], bool(v.get("active"))) for v in welcome],
+        ),
+        "invoice": ("", [("initial", "Due {{amount}}", "", True)]),
+    }
+    assert version_posts == 4  # one per version, the resumed step added none
+    assert not us_left  # gone with the source domain
+    tenant = Journal(world.tenants_dir, SLUG).load()
+    assert tenant.migration is not None and tenant.migration.export is not None
+    assert tenant.migration.export.templates == 4
