@@ -66,8 +66,14 @@ def check(
         int, typer.Option("--retries", min=0, help="Retries per DNS query after a timeout.")
     ] = 2,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, max=4096, help="DNS queries in flight at most.")
-    ] = 100,
+        int,
+        typer.Option(
+            "--concurrency",
+            min=1,
+            max=4096,
+            help="DNS queries in flight at most; below it the number adapts to the answers' latency.",
+        ),
+    ] = 256,
     fmt: Annotated[TableJson, typer.Option("--format", "-f", help="Output format.")] = TableJson.table,
     dkim_keys: Annotated[
         Path | None,

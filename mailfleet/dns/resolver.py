@@ -7,6 +7,9 @@ Contract:
   does not recurse, a malformed answer). A timeout is never reported as missing.
 - At most ``concurrency`` queries are in flight; each attempt waits ``timeout`` seconds and
   is retried ``retries`` times (SERVFAIL too); the answer to an earlier attempt still counts.
+  Below that bound the number in flight adapts to the latency it sees (``Window``): enough
+  to keep the answers coming when each takes 20 ms or 200 ms, few when the server is next
+  door (then more in flight only fill the socket's receive buffer).
 - One cache for the run, keyed by (name, type), which also coalesces concurrent identical
   queries: Mailgun's SPF include tree is fetched once however many tenants include it.
 - UDP goes through one shared socket with the lean codec in ``wire``; a truncated answer is
@@ -25,6 +28,10 @@ import errno
 import ipaddress
 import logging
 import random
+import socket
+import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -212,6 +219,124 @@ class _Protocol(asyncio.DatagramProtocol):
                 future.set_exception(SendFailed(reason))
 
 
+class Window:
+    """How many queries may be in flight, between ``minimum`` and ``bound``.
+
+    Little's law: to keep ``R`` answers a second coming when each takes ``T`` seconds, ``R x T``
+    queries must be in flight. The window measures both, per epoch (at least 10 ms and one
+    round trip, and 8 answers): ``R`` the answers completed per second, ``T`` the shortest
+    round trip of this epoch and the last (the path's own latency, without the time an answer
+    waited for this busy event loop). It then sets itself to ``gain x R x T + minimum``:
+
+    - while the window limits (queries wait), ``R`` is about ``window / T``, so the window
+      doubles every round trip, up to ``bound``: at 20 ms a round trip it reaches the hundreds
+      within a few tenths of a second;
+    - once the CPU limits (``R`` stops growing), it settles at twice what keeps it busy;
+    - with the server next door (``T`` of 0.1 ms) it stays near ``minimum``.
+
+    A timeout halves it (at most once per epoch): the first sign that the server or the path
+    is overloaded. Waiters are served first come, first served.
+    """
+
+    EPOCH = 0.01
+    GAIN = 2.0
+
+    def __init__(
+        self,
+        bound: int,
+        *,
+        minimum: int = 32,
+        initial: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.bound = bound
+        self.minimum = min(minimum, bound)
+        self.limit = float(min(bound, max(self.minimum, initial if initial is not None else self.minimum)))
+        self.in_flight = 0
+        self.peak = 0  # the most in flight at once
+        self.widest = self.limit  # the widest the window became
+        self.timeouts = 0
+        self._clock = clock
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._epoch_start = clock()
+        self._epoch_done = 0
+        self._epoch_min = float("inf")
+        self._last_min = float("inf")
+        self._halved_in_epoch = False
+
+    @property
+    def base_rtt(self) -> float:
+        """The shortest round trip of this epoch and the last (inf before any answer)."""
+        return min(self._epoch_min, self._last_min)
+
+    async def acquire(self) -> None:
+        if not self._waiters and self.in_flight < self.limit:
+            self._take()
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # the slot was handed over as we were cancelled: give it back
+            else:
+                self._waiters.remove(waiter)
+            raise
+
+    def release(self, rtt: float | None = None, *, timed_out: bool = False) -> None:
+        """Give back a slot; ``rtt`` is the round trip of a first attempt's answer, if any."""
+        self.in_flight -= 1
+        if timed_out:
+            self._timed_out()
+        elif rtt is not None:
+            self._answered(rtt)
+        self._wake()
+
+    def _take(self) -> None:
+        self.in_flight += 1
+        if self.in_flight > self.peak:
+            self.peak = self.in_flight
+
+    def _wake(self) -> None:
+        while self._waiters and self.in_flight < self.limit:
+            waiter = self._waiters.popleft()
+            if waiter.done():
+                continue
+            self._take()
+            waiter.set_result(None)
+
+    def _timed_out(self) -> None:
+        self.timeouts += 1
+        if not self._halved_in_epoch:
+            self._halved_in_epoch = True
+            self.limit = max(float(self.minimum), self.limit / 2)
+
+    def _answered(self, rtt: float) -> None:
+        self._epoch_done += 1
+        if rtt < self._epoch_min:
+            self._epoch_min = rtt
+        now = self._clock()
+        elapsed = now - self._epoch_start
+        base = self.base_rtt
+        if self._epoch_done < 8 or elapsed < max(self.EPOCH, base):
+            return
+        rate = self._epoch_done / elapsed
+        self.limit = min(float(self.bound), max(float(self.minimum), self.GAIN * rate * base + self.minimum))
+        self.widest = max(self.widest, self.limit)
+        self._last_min = self._epoch_min
+        self._epoch_min = float("inf")
+        self._epoch_start = now
+        self._epoch_done = 0
+        self._halved_in_epoch = False
+
+
+# Asked of the kernel for the UDP socket (it caps the figure at net.core.rmem_max): with a few
+# hundred answers in flight, a burst must not overflow the receive buffer while the event loop
+# is busy judging records; an answer dropped there costs a whole timeout.
+RECEIVE_BUFFER = 4 * 1024 * 1024
+
+
 @dataclass
 class ResolverStats:
     queries: int = 0
@@ -231,7 +356,7 @@ class Resolver:
         *,
         timeout: float = 2.0,
         retries: int = 2,
-        concurrency: int = 100,
+        concurrency: int = 256,
     ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be > 0")
@@ -246,7 +371,7 @@ class Resolver:
         self.stats = ResolverStats()
         self._cache: dict[tuple[str, str], asyncio.Future[Lookup]] = {}
         self._tasks: set[asyncio.Task[Lookup]] = set()
-        self._sem: asyncio.Semaphore | None = None
+        self.window: Window | None = None
         self._protocol: _Protocol | None = None
         self._transport: asyncio.DatagramTransport | None = None
         self.start_error: str = ""  # why the UDP socket could not be opened ("" when it was)
@@ -262,7 +387,7 @@ class Resolver:
         """Open the shared UDP socket. Never raises for an unreachable nameserver: then every
         lookup is an ``error`` with ``start_error`` as its reason."""
         loop = asyncio.get_running_loop()
-        self._sem = asyncio.Semaphore(self.concurrency)
+        self.window = Window(self.concurrency)
         nameserver = self.nameserver
         try:
             transport, protocol = await loop.create_datagram_endpoint(
@@ -274,6 +399,12 @@ class Resolver:
             return
         self._transport = transport
         self._protocol = protocol
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+            except OSError as exc:  # a smaller buffer still works
+                log.debug("udp receive buffer not enlarged error=%s", exc)
 
     def close(self) -> None:
         if self._transport is not None:
@@ -399,10 +530,14 @@ class Resolver:
         rdtype = wire.TYPE_NAMES[qtype]
         if self.start_error:
             return Lookup(name, rdtype, ERROR, detail=self.start_error)
-        assert self._protocol is not None and self._transport is not None and self._sem is not None
+        assert self._protocol is not None and self._transport is not None and self.window is not None
         protocol = self._protocol
         loop = asyncio.get_running_loop()
-        async with self._sem:
+        window = self.window
+        await window.acquire()
+        rtt: float | None = None
+        timed_out = False
+        try:
             qid = random.getrandbits(16)
             while qid in protocol.pending:
                 qid = random.getrandbits(16)
@@ -424,9 +559,11 @@ class Resolver:
                     except OSError as exc:  # asyncio reports it to error_received; others raise
                         return Lookup(name, rdtype, ERROR, detail=unreachable_reason(self.nameserver, exc))
                     timer = loop.call_later(self.timeout, _expire, future)
+                    sent = time.monotonic()
                     try:
                         answer = await future
                     except TimeoutError:
+                        timed_out = True
                         future = loop.create_future()
                         protocol.pending[qid] = (future, name, qtype)
                         continue
@@ -436,6 +573,8 @@ class Resolver:
                         return Lookup(name, rdtype, ERROR, detail=f"malformed answer: {exc}")
                     finally:
                         timer.cancel()
+                    if not attempt:
+                        rtt = time.monotonic() - sent
                     if answer.rcode == 2 and attempt < self.retries:  # SERVFAIL: ask again
                         servfail = answer
                         future = loop.create_future()
@@ -444,6 +583,8 @@ class Resolver:
                     return answer
             finally:
                 protocol.pending.pop(qid, None)
+        finally:
+            window.release(rtt, timed_out=timed_out)
         if servfail is not None:
             return servfail
         tries = self.retries + 1
@@ -462,8 +603,9 @@ class Resolver:
         import dns.rdatatype
 
         query = dns.message.make_query(name, rdtype, use_edns=0, payload=wire.EDNS_PAYLOAD)
-        assert self._sem is not None
-        async with self._sem:
+        assert self.window is not None
+        await self.window.acquire()
+        try:
             for _attempt in range(self.retries + 1):
                 try:
                     response = await dns.asyncquery.tcp(
@@ -480,6 +622,8 @@ class Resolver:
                     return Lookup(name, rdtype, ERROR, detail=f"TCP query failed: {exc}")
             else:
                 return Lookup(name, rdtype, TIMEOUT, detail=f"no TCP answer from {self.nameserver}")
+        finally:
+            self.window.release()
         records = []
         for rrset in response.answer:
             owner = rrset.name.to_text(omit_final_dot=True).lower()

@@ -9,7 +9,7 @@ import dns.rrset
 import pytest
 
 from mailfleet.dns import wire
-from mailfleet.dns.resolver import Nameserver, Resolver
+from mailfleet.dns.resolver import Nameserver, Resolver, Window
 
 
 def run(coro):
@@ -132,23 +132,158 @@ def test_concurrency_is_bounded(dns_world):
         r = resolver_for(dns_world.ns, concurrency=3)
         async with r:
             peak = 0
-            sem = r._sem
-            assert sem is not None
+            window = r.window
+            assert window is not None and window.limit == 3  # the bound caps the minimum too
 
             async def watch():
                 nonlocal peak
                 while True:
-                    peak = max(peak, 3 - sem._value)
+                    peak = max(peak, window.in_flight)
                     await asyncio.sleep(0)
 
             watcher = asyncio.ensure_future(watch())
             await asyncio.gather(*(r.txt(f"d{i}.spfchain.net") for i in range(1, 7)))
             watcher.cancel()
-            return peak, r.stats.queries
+            return peak, window.peak, window.in_flight, r.stats.queries
 
-    peak, queries = run(go())
+    peak, window_peak, left, queries = run(go())
     assert queries == 6
-    assert 1 <= peak <= 3
+    assert 1 <= peak <= window_peak <= 3
+    assert left == 0  # every slot given back
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _rounds(
+    window: Window, clock: FakeClock, rtt: float, rounds: int, cpu_rate: float | None = None
+) -> list[float]:
+    """Endless demand: each round fills the window, waits a round trip (or, when the CPU is
+    the limit, as long as it takes to handle the answers), then every answer comes back."""
+    limits = []
+    for _ in range(rounds):
+        n = int(window.limit)
+        for _ in range(n):
+            window._take()
+        assert window.in_flight <= window.bound
+        step = (max(rtt, n / cpu_rate) if cpu_rate else rtt) / n
+        for _ in range(n):  # the answers come back spread over the round
+            clock.now += step
+            window.release(rtt)
+        limits.append(window.limit)
+    return limits
+
+
+def test_window_doubles_while_it_limits_up_to_the_bound():
+    clock = FakeClock()
+    window = Window(300, minimum=16, clock=clock)
+    limits = _rounds(window, clock, 0.02, 10)
+    # 2 x (answers per second x 20 ms) + 16: from 16 to the bound within 7 round trips
+    assert limits[0] == 16 and limits[1] == pytest.approx(48)
+    assert limits == sorted(limits) and limits[6] == 300
+    assert limits[-1] == 300 and window.peak == 300 and window.widest == 300
+
+
+def test_window_settles_where_the_cpu_is_the_limit():
+    clock = FakeClock()
+    window = Window(1000, minimum=16, clock=clock)
+    limits = _rounds(window, clock, 0.02, 30, cpu_rate=5000.0)  # 5,000 answers a second at most
+    # twice what keeps the CPU busy (5,000/s x 20 ms = 100 in flight), plus the minimum
+    assert limits[-1] == pytest.approx(2 * 5000 * 0.02 + 16)
+    assert max(limits) < 1000
+
+
+def test_window_stays_narrow_when_the_server_is_next_door():
+    clock = FakeClock()
+    window = Window(256, minimum=16, clock=clock)
+    limits = _rounds(window, clock, 0.0001, 200, cpu_rate=8000.0)
+    assert max(limits) < 20  # 2 x 8,000/s x 0.1 ms + 16
+
+
+def test_a_timeout_halves_the_window_once_per_epoch():
+    clock = FakeClock()
+    window = Window(256, minimum=16, clock=clock)
+    _rounds(window, clock, 0.02, 8)
+    assert window.limit == 256
+    for _ in range(3):
+        window._take()
+    window.release(timed_out=True)
+    window.release(timed_out=True)  # the same burst: not halved again
+    assert window.limit == 128 and window.timeouts == 2
+    window.release(timed_out=True)
+    assert window.limit == 128
+    _rounds(window, clock, 0.02, 1)  # a new epoch
+    low = Window(256, minimum=16, clock=clock)
+    low._take()
+    low.release(timed_out=True)
+    assert low.limit == 16  # never below the minimum
+
+
+def test_waiters_are_served_in_order_and_a_cancelled_one_leaks_nothing():
+    async def go():
+        window = Window(2, minimum=2)
+        await window.acquire()
+        await window.acquire()
+        order: list[int] = []
+
+        async def wait(i: int) -> None:
+            await window.acquire()
+            order.append(i)
+
+        tasks = [asyncio.ensure_future(wait(i)) for i in range(4)]
+        await asyncio.sleep(0)
+        tasks[1].cancel()
+        await asyncio.sleep(0)
+        window.release()
+        window.release()
+        await asyncio.sleep(0)
+        assert order == [0, 2] and window.in_flight == 2
+        window.release()
+        await asyncio.sleep(0)
+        assert order == [0, 2, 3] and window.in_flight == 2
+        for _ in range(2):
+            window.release()
+        assert window.in_flight == 0 and window.peak == 2
+
+    run(go())
+
+
+@pytest.mark.knot
+def test_the_window_widens_for_a_slow_server(dns_world):
+    """600 names through a forwarder adding 50 ms: sequentially 30 s; the window widens past
+    its minimum within the bound, every answer comes (NXDOMAIN, never a timeout)."""
+    forwarder = _load_forwarder().ForwarderThread(("127.0.0.1", 0), _hostport(dns_world.ns), 0.05).start()
+    try:
+        host, port = forwarder.address
+
+        async def go():
+            async with Resolver(Nameserver(host, port), timeout=2.0, retries=1, concurrency=200) as r:
+                found = await asyncio.gather(*(r.txt(f"n{i}.nowhere.spfchain.net") for i in range(600)))
+                assert r.window is not None
+                return found, r.window
+
+        found, window = run(go())
+    finally:
+        forwarder.stop()
+    assert {f.status for f in found} == {"nxdomain"}
+    assert window.widest > window.minimum and window.peak > window.minimum
+    assert window.peak <= 200 and window.in_flight == 0 and window.timeouts == 0
+
+
+def _hostport(ns: str) -> tuple[str, int]:
+    host, _, port = ns.rpartition(":")
+    return host, int(port)
+
+
+def _load_forwarder():
+    from tests.check.conftest import _load_forwarder as load
+
+    return load()
 
 
 def test_wire_codec_agrees_with_dnspython():
