@@ -95,14 +95,18 @@ assert "mailfleet" not in sys.modules
 """
 
 
-def timed_run(cmd: list[str], **kwargs: object) -> tuple[float, float]:
+def timed_run(cmd: list[str], ok: tuple[int, ...] = (0,), **kwargs: object) -> tuple[float, float]:
     """Wall-clock seconds and CPU seconds (user + system) of one subprocess run; fails loudly
-    if it fails. The CPU time is the child's own (``RUSAGE_CHILDREN`` before and after)."""
+    if it exits with a code not in ``ok``. The CPU time is the child's own
+    (``RUSAGE_CHILDREN`` before and after)."""
+    kwargs.setdefault("stdout", subprocess.DEVNULL)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kwargs)  # type: ignore[call-overload]
+    proc = subprocess.run(cmd, **kwargs)  # type: ignore[call-overload]
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode not in ok:
+        raise RuntimeError(f"{' '.join(cmd[:4])} ... exited {proc.returncode}")
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 

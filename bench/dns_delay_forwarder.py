@@ -3,10 +3,12 @@
 It listens on UDP and TCP, forwards each query to an upstream server (our Knot), and sends
 the answer back ``delay`` seconds after it arrived, emulating a resolver far away. Queries
 for names under one of ``drop_suffixes`` are read and never answered: a name whose answers
-never come, for timeout tests.
+never come, for timeout tests. With ``--log FILE`` every forwarded query is appended to FILE as
+one ``name<TAB>type`` line (written as it is forwarded): the benchmarks count the queries each
+tool asked, and replay them.
 
     python bench/dns_delay_forwarder.py --listen 127.0.0.1:5301 --upstream 127.0.0.1:5300 \
-        --delay 0.02 [--drop slow.example]
+        --delay 0.02 [--drop slow.example] [--log queries.tsv]
 
 From Python: ``ForwarderThread(listen, upstream, delay, drop_suffixes).start()`` runs it in
 a background thread with its own event loop; ``.stop()`` ends it; ``.address`` is the
@@ -22,6 +24,26 @@ import signal
 import struct
 import threading
 from collections.abc import Iterable
+from typing import IO
+
+
+def question_of(data: bytes) -> tuple[str, int]:
+    """The question name (as ``qname_of``) and type of a DNS message; ('', 0) if unreadable."""
+    off = 12
+    try:
+        while True:
+            length = data[off]
+            if length == 0:
+                off += 1
+                break
+            if length & 0xC0:
+                off += 2
+                break
+            off += 1 + length
+        qtype = int.from_bytes(data[off : off + 2], "big")
+    except IndexError:
+        return "", 0
+    return qname_of(data), qtype
 
 
 def qname_of(data: bytes) -> str:
@@ -47,7 +69,9 @@ class Forwarder:
         upstream: tuple[str, int],
         delay: float = 0.02,
         drop_suffixes: Iterable[str] = (),
+        log: IO[str] | None = None,
     ) -> None:
+        self.log = log
         self.listen = listen
         self.upstream = upstream
         self.delay = delay
@@ -97,8 +121,14 @@ class Forwarder:
         new_id = next(self._ids) & 0xFFFF
         self._pending[new_id] = (addr, data[:2])
         self.forwarded += 1
+        self._log(data)
         assert self._upstream is not None
         self._upstream.sendto(struct.pack("!H", new_id) + data[2:])
+
+    def _log(self, query: bytes) -> None:
+        if self.log is not None:
+            name, qtype = question_of(query)
+            self.log.write(f"{name}\t{qtype}\n")
 
     def _from_upstream(self, data: bytes) -> None:
         entry = self._pending.pop(int.from_bytes(data[:2], "big"), None)
@@ -121,6 +151,7 @@ class Forwarder:
                 if self.dropped_name(qname_of(query)):
                     self.dropped += 1
                     continue
+                self._log(query)
                 up_reader, up_writer = await asyncio.open_connection(*self.upstream)
                 up_writer.write(head + query)
                 await up_writer.drain()
@@ -167,7 +198,8 @@ def _hostport(text: str) -> tuple[str, int]:
 
 
 async def _main(args: argparse.Namespace) -> None:
-    fwd = Forwarder(_hostport(args.listen), _hostport(args.upstream), args.delay, args.drop)
+    log = open(args.log, "a", buffering=1) if args.log else None  # noqa: SIM115 - open for the whole run
+    fwd = Forwarder(_hostport(args.listen), _hostport(args.upstream), args.delay, args.drop, log)
     await fwd.start()
     print(f"listening {fwd.address[0]}:{fwd.address[1]}", flush=True)
     stop = asyncio.Event()
@@ -176,6 +208,8 @@ async def _main(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     fwd.close()
+    if log is not None:
+        log.close()
 
 
 if __name__ == "__main__":
@@ -184,4 +218,5 @@ if __name__ == "__main__":
     parser.add_argument("--upstream", required=True, help="HOST:PORT of the real server")
     parser.add_argument("--delay", type=float, default=0.02, help="seconds added to every answer")
     parser.add_argument("--drop", action="append", default=[], help="never answer names under this suffix")
+    parser.add_argument("--log", help="append 'name<TAB>type' per forwarded query to this file")
     asyncio.run(_main(parser.parse_args()))
