@@ -1,6 +1,6 @@
 """`mailfleet migrate` against the fake Mailgun: API calls per tenant, the inbound gap, batches.
 
-Three figures (issue 5):
+Four figures (issues 5 and 15):
 
 1. **Mailgun API calls per tenant migration**, counted in the fake's request log for a way-1
    tenant (platform domain) and a way-2+3 tenant (platform + own sender domain), split into
@@ -26,7 +26,12 @@ Three figures (issue 5):
    test runner, resources taken from the desired-state model instead of running the Pulumi
    program under mocks, which for 500 tenants would measure the mocks, not the migration). The
    TTL wait is skipped (it is one wait per batch, set by the stack TTL, not by the rate) and the
-   delete delay is 0. Target: measured <= 1.2x the bound.
+   delete delay is 0. Target: measured <= 1.2x the bound. This row times the engine
+   (``Migrator.start``) in this process, not the CLI; its name says so.
+4. **The real CLI**: ``mailfleet migrate --from us --to eu --all --batch 10 --yes`` as a process
+   against the fake, with the engine stand-in of the migration tests
+   (``MAILFLEET_STACK_RUNNER=tests.migrate.mock_runner:from_env``: the real Pulumi program
+   under mocks), for 10 tenants (``BENCH_MIGRATE_CLI_TENANTS``); see ``cli_batch``.
 
 ``python bench/run.py migrate`` runs this alone.
 """
@@ -38,6 +43,7 @@ import json
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -443,7 +449,8 @@ def batch_throughput() -> list[Result]:
         bound = calls / (RATE * SCALE / 60.0)
         return [
             Result(
-                f"migrate {TENANTS} tenants --batch {BATCH} (rate {RATE}/min x{SCALE})",
+                f"migrate engine in-process (Migrator.start, model stand-in ModelRunner, no CLI, no TTL wait,"
+                f" delete delay 0), {TENANTS} tenants, batch {BATCH}, rate {RATE}/min x{SCALE}",
                 elapsed,
                 bound,
                 "calls / rate-limit bound",
@@ -455,8 +462,88 @@ def batch_throughput() -> list[Result]:
         fake.stop()
 
 
+CLI_TENANTS = int(os.environ.get("BENCH_MIGRATE_CLI_TENANTS", "10"))
+CLI_RATE = RATE * SCALE  # mailfleet's own calls, per minute (--rate): the same 25x as above
+
+
+def cli_batch() -> list[Result]:
+    """The real ``mailfleet migrate --from us --to eu --all --batch N --yes`` as a process.
+
+    Against the fake Mailgun, with the engine stand-in (``MAILFLEET_STACK_RUNNER=
+    tests.migrate.mock_runner:from_env``: the real Pulumi program under mocks, a file-backed
+    checkpoint, the provider's Mailgun calls made for real against the fake). What it skips:
+    the DNS check of ``verify`` (``MAILFLEET_MIGRATE_CHECK=0``; Mailgun's verify still runs,
+    answered from what the stacks hold) and the TTL wait (``MAILFLEET_MIGRATE_MAX_TTL_WAIT=0``);
+    the fake's delete delay is 0 and the poll interval 0.05 s. The size is small because each
+    ``up`` of the stand-in runs the whole program under mocks for every tenant of the stack, and
+    its provider client keeps Mailgun's own 300 requests a minute per region.
+
+    The baseline is the same run's Mailgun calls (mailfleet's and the provider's, counted in the
+    fake's log) at the CLI's ``--rate``: what the rate limit alone would take. No target: the
+    row tells what one tenant's move costs through the whole CLI, most of it the stand-in.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix="bench-migrate-cli-"))
+    root = copy_project(tmp / "p", ())
+    rng = random.Random(11)
+    for i in range(CLI_TENANTS):
+        slug, text = tenant_yaml(i, rng)
+        (root / "tenants" / f"{slug}.yaml").write_text(re.sub(r"(?m)^region: eu$", "region: us", text))
+    fake = FakeMailgun(delete_delay=0.0).start()
+    holder: dict[str, World] = {}
+
+    def client(region: str) -> MailgunClient:
+        return holder["w"].client(region)
+
+    try:
+        runner = MockStackRunner(root, root / "tenants", mailgun=client, state_dir=root / ".state")
+        world = World(root, fake, runner, FakeClock())
+        holder["w"] = world
+        fake.dns_checker = world.dns_valid
+        world.bootstrap()
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("MAILFLEET_")},
+            **fake.env(),
+            "MAILFLEET_ROOT": str(root),
+            "MAILFLEET_STACK_RUNNER": "tests.migrate.mock_runner:from_env",
+            "MAILFLEET_MOCK_STATE_DIR": str(root / ".state"),
+            "MAILFLEET_MIGRATE_CHECK": "0",
+            "MAILFLEET_MIGRATE_POLL_INTERVAL": "0.05",
+            "MAILFLEET_MIGRATE_MAX_TTL_WAIT": "0",
+            "PYTHONPATH": str(REPO),
+        }
+        cmd = [sys.executable, "-m", "mailfleet", "migrate", "--from", "us", "--to", "eu", "--all"]
+        cmd += ["--batch", str(CLI_TENANTS), "--rate", str(CLI_RATE), "--yes"]
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
+        elapsed = time.perf_counter() - start
+        if proc.returncode != 0 or f"{CLI_TENANTS} done, 0 failed" not in proc.stdout:
+            raise RuntimeError(
+                f"migrate failed ({proc.returncode}): {proc.stdout[-1000:]} {proc.stderr[-2000:]}"
+            )
+        with fake.lock:
+            calls = len(fake.calls)
+        bound = calls / (CLI_RATE / 60.0)
+        return [
+            Result(
+                f"mailfleet migrate --from us --to eu --all --batch {CLI_TENANTS} (the CLI, engine stand-in,"
+                f" fake Mailgun, no DNS check, no TTL wait), {CLI_TENANTS} tenants",
+                elapsed,
+                bound,
+                f"its Mailgun calls at --rate {CLI_RATE}/min",
+                notes={
+                    "calls": calls,
+                    "calls_per_tenant": round(calls / CLI_TENANTS, 1),
+                    "seconds_per_tenant": round(elapsed / CLI_TENANTS, 2),
+                },
+            )
+        ]
+    finally:
+        fake.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def run() -> list[Result]:
-    return [*calls_per_tenant(), *inbound_gap(), *batch_throughput()]
+    return [*calls_per_tenant(), *inbound_gap(), *batch_throughput(), *cli_batch()]
 
 
 if __name__ == "__main__":
