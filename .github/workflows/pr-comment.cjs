@@ -9,7 +9,8 @@
 // Each comment body starts with `<!-- <key> part=<i>/<n> -->`. For every key in the manifest this
 // lists ALL comments of the pull request (every page, through github.paginate), updates the
 // bot's comment for each part that exists (only when the body changed), creates the missing
-// parts and deletes the bot's parts that the new report no longer has (a report that shrank).
+// parts and deletes the bot's parts that the new report no longer has (a report that shrank,
+// or a stack that no longer changes: its manifest entry has parts 0 and no file).
 "use strict";
 
 const fs = require("node:fs");
@@ -40,7 +41,9 @@ module.exports = async function postComments({ github, context, core, dir, botLo
       if (mine.has(part)) duplicates.push(c);
       else mine.set(part, c);
     }
-    for (const entry of manifest.filter((e) => e.key === key)) {
+    // An entry without a file (parts 0) is a stack without changes: no comment, and the
+    // bot's earlier comments for it are deleted below.
+    for (const entry of manifest.filter((e) => e.key === key && e.file)) {
       const body = fs.readFileSync(path.join(dir, entry.file), "utf8");
       if (!body.startsWith(entry.marker)) throw new Error(`${entry.file} does not start with its marker`);
       const found = mine.get(entry.part);

@@ -59,10 +59,17 @@ class Change:
     fields: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     import_id: str | None = None  # an ``import`` row: the id Pulumi imports the resource by
+    # Why a row is risky without being destructive: mail already sent or a mailbox breaks, or a
+    # customer must act. Shown like the reasons; never fails ``--fail-on destructive``.
+    risks: list[str] = field(default_factory=list)
 
     @property
     def destructive(self) -> bool:
         return bool(self.reasons)
+
+    @property
+    def risky(self) -> bool:
+        return bool(self.risks)
 
     @property
     def ttl(self) -> str:
@@ -99,6 +106,8 @@ class Change:
             "destructive": self.destructive,
             "reasons": self.reasons,
             "import_id": self.import_id,
+            "risky": self.risky,
+            "risks": self.risks,
         }
 
 
@@ -110,6 +119,12 @@ class StackChanges:
     region: str | None
     rows: list[Change] = field(default_factory=list)
     group_label: str = "Tenant"
+    # Items (diff: desired-state records and resources; preview: resources) that exist and do
+    # not change; None when the source cannot tell.
+    unchanged: int | None = None
+    # Resources that change but that the report does not show, per type (preview: SSM
+    # parameters, components, providers...), so its counts add up to Pulumi's.
+    not_shown: dict[str, int] = field(default_factory=dict)
 
     def sort(self) -> None:
         self.rows.sort(key=Change.sort_key)
@@ -123,15 +138,19 @@ class StackChanges:
             if not n[op]:
                 del n[op]
         n["destructive"] = sum(1 for r in self.rows if r.destructive)
+        risky = sum(1 for r in self.rows if r.risky)
+        if risky:
+            n["risky"] = risky
         return n
 
     def summary(self) -> str:
         n = self.counts()
         imports = f"Imports={n[IMPORT]}, " if IMPORT in n else ""
         releases = f"Releases={n[RELEASE]}, " if RELEASE in n else ""
+        risky = f", Risky={n['risky']}" if "risky" in n else ""
         return (
             f"Creates={n[CREATE]}, {imports}Updates={n[UPDATE]}, Replaces={n[REPLACE]}, Deletes={n[DELETE]}, "
-            f"{releases}Destructive={n['destructive']}"
+            f"{releases}Destructive={n['destructive']}{risky}"
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -139,5 +158,7 @@ class StackChanges:
             "stack": self.stack,
             "region": self.region,
             "summary": self.counts(),
+            "unchanged": self.unchanged,
+            "not_shown": self.not_shown,
             "rows": [r.as_dict() for r in self.rows],
         }

@@ -145,6 +145,7 @@ def _selector(record: DnsRecord) -> str:
 
 class _Comparer:
     def __init__(self, head: Snapshot) -> None:
+        self.unchanged = 0  # items at both revisions, equal; reset per stack by ``compare``
         self.head_domains: dict[str, str] = {}
         self.head_tenants: dict[str, list[str]] = {}
         self._in_stack: dict[str, set[str]] = {}
@@ -167,10 +168,35 @@ class _Comparer:
         for key in old.keys() | new.keys():
             a, b = old.get(key), new.get(key)
             if a is not None and b is not None and a == b:
+                self.unchanged += 1
                 continue
             rows.append(self.row(stack, slug, key, a, b))
         self.explain(stack, rows, old, new)
+        self.risks(rows, old, new)
         return rows
+
+    def risks(self, rows: list[Change], old: dict[str, Any], new: dict[str, Any]) -> None:
+        """Attach why a row is risky though not destructive (mail already sent, a mailbox, the
+        customer's DNS)."""
+        for row in rows:
+            item = new.get(row.key) if row.key in new else old.get(row.key)
+            if row.op == DELETE and isinstance(item, MailgunRoute):
+                row.risks.append(
+                    f"route deleted: mail to {item.address} is no longer received (Mailgun rejects it)"
+                )
+            if not isinstance(item, DnsRecord) or row.op == RELEASE:
+                continue
+            if row.op == DELETE and item.purpose == "tracking":
+                row.risks.append(
+                    f"tracking CNAME deleted: open and click links in mail already sent through {item.name} "
+                    "stop working"
+                )
+            if item.provider == "manual":
+                verb = {DELETE: "remove", CREATE: "add"}.get(row.op, "change")
+                row.risks.append(
+                    f"manual DNS: the customer must {verb} this record in their zone "
+                    f"({item.zone}) themselves (`mailfleet records {row.group}`)"
+                )
 
     def row(self, stack: str, slug: str, key: str, a: Any, b: Any) -> Change:
         imported = import_id(b) if b is not None else None
@@ -315,12 +341,15 @@ def compare(base: Snapshot, head: Snapshot, stacks: list[str] | None = None) -> 
         b = {t.slug: t for t in b_state.tenants} if b_state else {}
         h = {t.slug: t for t in h_state.tenants} if h_state else {}
         skipped = 0
+        comparer.unchanged = 0
         for slug in sorted(b.keys() | h.keys()):
             bt, ht = b.get(slug), h.get(slug)
             if bt is ht:
                 skipped += 1
+                comparer.unchanged += len(ht.items()) if ht is not None else 0
                 continue
             changes.rows.extend(comparer.tenant(name, slug, bt, ht))
+        changes.unchanged = comparer.unchanged
         changes.sort()
         log.info("compare stack=%s rows=%d unchanged_tenants=%d", name, len(changes.rows), skipped)
         out.append(changes)

@@ -122,6 +122,15 @@ def join_txt(value: str) -> str:
     return value
 
 
+def _route53_txt(value: str) -> str:
+    """pulumi-aws takes a long TXT value as ``chunk1" "chunk2`` (it adds the outer quotes):
+    give it its outer quotes back so ``join_txt`` reads the chunks."""
+    stripped = value.strip()
+    if '" "' in stripped and not (stripped.startswith('"') and stripped.endswith('"')):
+        return f'"{stripped}"'
+    return value
+
+
 def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -225,7 +234,9 @@ class _Resource:
             records = p.get("records")
             if _placeholder(records):  # the whole list is secret or known after apply
                 records = [records]
-            out = [join_txt(_text(r)) if self.type == "TXT" else _text(r) for r in records or []]
+            out = [
+                join_txt(_route53_txt(_text(r))) if self.type == "TXT" else _text(r) for r in records or []
+            ]
             aliases = p.get("aliases")
             if _placeholder(aliases):
                 aliases = [{"name": aliases}]
@@ -512,12 +523,20 @@ def changes(doc: dict[str, Any], stack: str | None = None, where: str = "preview
     steps: list[dict[str, Any]] = doc["steps"]
     found = stack
     grouped: dict[str, list[dict[str, Any]]] = {}
+    unchanged: set[str] = set()
+    hidden: dict[str, set[str]] = {}
     for step in steps:
         urn_stack, type_, _ = parse_urn(step["urn"])
         found = found or urn_stack
-        if step["op"] in OP_MAP and _reported(type_):
+        if step["op"] == "same":
+            unchanged.add(step["urn"])
+        elif step["op"] in OP_MAP and _reported(type_):
             grouped.setdefault(step["urn"], []).append(step)
+        elif step["op"] in OP_MAP:
+            hidden.setdefault(type_, set()).add(step["urn"])
     out = StackChanges(found or "", None, group_label="Resource")
+    out.unchanged = len(unchanged)
+    out.not_shown = {t: len(urns) for t, urns in sorted(hidden.items())}
     for urn, group in grouped.items():
         out.rows.append(_row(out.stack, urn, group))
     out.sort()
@@ -590,4 +609,10 @@ def _row(stack: str, urn: str, group: list[dict[str, Any]]) -> Change:
             else f"replaced ({', '.join(reasons) or 'replace'}): deleted, then created"
         )
         row.reasons.append(f"DKIM record {verb}: mail signed with this selector fails DKIM verification")
+    if op == DELETE and shown.kind == "route":
+        row.risks.append("route deleted: mail to the addresses it matches is no longer received")
+    elif op == DELETE and shown.kind == "dns" and shown.type == "CNAME" and shown.name.startswith("email."):
+        row.risks.append(
+            f"tracking CNAME deleted: open and click links in mail already sent through {shown.name} stop working"
+        )
     return row

@@ -428,18 +428,16 @@ def test_preview_gate_needs_the_label_for_a_destructive_change(world: World, lab
         "preview.yml", "preview", ctx, {"FAKE_PULUMI_PREVIEW": str(FIXTURES / "preview_changes.json")}
     )
     names = [s.name for s in run.steps]
-    # Both reports are made (and would be posted) before the gate decides.
-    assert names[:4] == [
-        "Desired-state diff against the base branch",
-        "Log in to the backend and set the stack's secrets",
-        "pulumi preview",
-        "Preview report",
-    ]
+    # The report (diff and preview in one comment per stack) is made before the gate decides.
+    assert names[:3] == ["Log in to the backend and set the stack's secrets", "pulumi preview", "Report"]
     assert names[-1] == "Destructive changes need the allow-destructive label"
     assert run.ok is labelled, run.text()
     if not labelled:
         assert "adds the label allow-destructive" in run.steps[-1].stdout
-    assert "mailfleet-diff:stack=us" in run.summary and "mailfleet-preview:stack=us" in run.summary
+    assert run.summary.startswith("<!-- mailfleet-diff:stack=us part=1/1 -->")
+    assert run.summary.count("<!-- mailfleet-") == 1
+    assert "#### pulumi preview" in run.summary and "<details><summary>pulumi preview output" in run.summary
+    assert "~ 3 to update" in run.summary  # the human output, folded
     for value in SECRET_VALUES:
         assert value not in run.text()
 
@@ -451,9 +449,7 @@ def test_preview_of_a_fork_runs_no_pulumi_and_still_gates(world: World) -> None:
     ctx = {**pr_ctx([], same_repo=False), "matrix.stack": "us", "runner.temp": "unused"}
     ctx.update({k: "" for k in ctx if k.startswith("secrets.")})  # forks get no secrets
     run = world.run_job("preview.yml", "preview", ctx)
-    assert [s.name for s in run.steps] == [
-        "Desired-state diff against the base branch",
-        "Destructive changes need the allow-destructive label",
-    ]
+    assert [s.name for s in run.steps] == ["Report", "Destructive changes need the allow-destructive label"]
+    assert "#### pulumi preview" not in run.summary and "mailfleet-diff:stack=us" in run.summary
     assert not run.ok
     assert world.pulumi_calls() == []

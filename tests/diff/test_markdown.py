@@ -43,20 +43,20 @@ def test_small_diff_is_one_comment_per_stack_with_marker_and_summary(repo: Repo)
     proc = repo.diff("--base", "HEAD", "--format", "markdown")
     assert proc.returncode == 0, proc.stderr
     comments = split_comments(proc.stdout)
-    assert [MARKER.match(c.splitlines()[0]).groups() for c in comments] == [
-        ("eu", "1", "1"),
-        ("us", "1", "1"),
-    ]
-    eu, us = comments
-    assert "No changes." in eu and "**Summary:** Creates=0, Updates=0, Replaces=0, Deletes=0" in eu
-    assert "| Operation | Tenant | Name | Type | TTL | Where | Old value | New value | Why |" in us
+    # No comment at all for eu, which does not change.
+    assert [MARKER.match(c.splitlines()[0]).groups() for c in comments] == [("us", "1", "1")]
+    (us,) = comments
+    assert "| Operation | Record | Change | Why |" in us
     assert "**Summary:** Creates=2, Updates=0, Replaces=2, Deletes=2, Destructive=4" in us
+    unchanged = re.search(r"Unchanged: (\d+) existing records and resources", us)
+    doc = repo.diff_json("--base", "HEAD", "--stack", "us")
+    assert unchanged and int(unchanged.group(1)) == doc["stacks"][0]["unchanged"] > 0
     rows = table_rows(us)
     assert len(rows) == 6
     assert [r.startswith("| ⚠️ **") for r in rows] == [True] * 4 + [False] * 2
-    replace = next(r for r in rows if "Replace" in r and "| redwood-outdoors.com |" in r)
+    replace = next(r for r in rows if "Replace" in r and "| **redwood-outdoors.com**<br>" in r)
     # Markdown-special characters are escaped, so dkim_selector renders as written.
-    assert "dkim\\_selector=rw1 | dkim\\_selector=rw2 |" in replace
+    assert "| dkim\\_selector=rw1<br>→ dkim\\_selector=rw2 |" in replace
 
 
 def test_many_tenants_split_into_parts_under_the_limit(repo: Repo, tmp_path: Path) -> None:
@@ -78,12 +78,12 @@ def test_many_tenants_split_into_parts_under_the_limit(repo: Repo, tmp_path: Pat
         assert MARKER.match(c.splitlines()[0]).groups() == ("eu", str(i), str(n))
         assert f"— part {i} of {n}" in c
         assert "**Summary:** Creates=2700, Updates=0, Replaces=0, Deletes=0, Destructive=0" in c
-        assert "| Operation | Tenant |" in c
+        assert "| Operation | Record | Change | Why |" in c
         assert ("_Continued in part" in c) == (i < n)
         seen += table_rows(c)
     # Every row once, in order, none cut in half.
     assert len(seen) == expected
-    assert all(r.endswith(" |") and r.count(" | ") >= 8 for r in seen)
+    assert all(r.endswith(" |") and r.count(" | ") == 3 for r in seen)
     assert len("\n".join(comments)) > LIMIT
 
     out = tmp_path / "comments"

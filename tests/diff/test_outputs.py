@@ -27,7 +27,9 @@ def report(rows: list[Change]) -> Report:
 def test_cells_are_escaped_so_values_render_as_written() -> None:
     line = markdown_row(change(1, "a|b *c* _d_ `e` [f](g) <!-- h --> \\i & ~j~\nk"))
     cells = line.split(" | ")
-    assert cells[6] == "a\\|b \\*c\\* \\_d\\_ \\`e\\` \\[f\\](g) &lt;!-- h --&gt; \\\\i &amp; \\~j\\~<br>k"
+    escaped = "a\\|b \\*c\\* \\_d\\_ \\`e\\` \\[f\\](g) &lt;!-- h --&gt; \\\\i &amp; \\~j\\~<br>k"
+    # The Change column: old, then → new, on two lines.
+    assert cells[2] == f"{escaped}<br>→ {escaped}!"
     assert "<!--" not in line  # a value can never open a hidden HTML comment
 
 

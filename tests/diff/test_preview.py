@@ -245,7 +245,11 @@ def test_markdown_marker_and_fail_on(cli, tmp_path: Path) -> None:
     lines = proc.stdout.splitlines()
     assert lines[0] == "<!-- mailfleet-preview:stack=us part=1/1 -->"
     assert "**Summary:** Creates=0, Updates=3, Replaces=2, Deletes=2, Destructive=4" in proc.stdout
-    assert "| Operation | Resource | Name | Type | TTL | Where | Old value | New value | Why |" in proc.stdout
+    assert "| Operation | Record | Change | Why |" in proc.stdout
+    # The SSM parameter the report does not show is counted, so the totals add up to Pulumi's.
+    assert "1 resource(s) not shown (neither DNS records nor Mailgun): `aws:ssm/parameter:Parameter` ×1" in (
+        proc.stdout
+    )
     ok = report(
         cli, "preview_create.json", "--format", "markdown", "--fail-on", "destructive", "--stack", "eu-2"
     )

@@ -81,11 +81,11 @@ def test_preview_workflow_shape() -> None:
     text = steps_text(job)
     for needle in (
         'mailfleet diff --base \\"origin/$BASE_REF\\" --stack \\"$STACK\\" --format markdown',
+        '--preview \\"$RUNNER_TEMP/preview-$STACK.json\\" --preview-log',
         "pulumi/actions@v6",
         'pulumi login \\"$PULUMI_BACKEND_URL\\"',
         "stack_secrets.py",
         'pulumi preview --stack \\"$STACK\\" --non-interactive --json',
-        "mailfleet preview-report",
         "--fail-on destructive",
         "secrets.MAILGUN_API_KEY",
         "secrets.PULUMI_CONFIG_PASSPHRASE",
@@ -93,7 +93,7 @@ def test_preview_workflow_shape() -> None:
         assert needle in text, needle
     assert "PULUMI_ACCESS_TOKEN" not in text  # one backend: PULUMI_BACKEND_URL + passphrase
     scripts = [s for s in job["steps"] if s.get("uses", "").startswith("actions/github-script@")]
-    assert len(scripts) == 2
+    assert len(scripts) == 1  # one comment per stack: the diff and the preview together
     assert all("pr-comment.cjs" in s["with"]["script"] for s in scripts)
     assert (WORKFLOWS / "pr-comment.cjs").is_file()
     assert "github.paginate" in (WORKFLOWS / "pr-comment.cjs").read_text()

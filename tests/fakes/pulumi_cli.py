@@ -5,7 +5,7 @@ real CLI where the workflows read its output.
 Each call appends one JSON line to ``$FAKE_PULUMI_LOG``: ``argv``, ``stdin`` (read for
 ``config set`` without a value, as the real CLI does) and the names of the ``PULUMI_*`` and
 ``AWS_*`` variables it saw. ``preview --json`` prints the file ``$FAKE_PULUMI_PREVIEW`` (a
-PreviewDigest). ``$FAKE_PULUMI_FAIL`` = a subcommand (``up``, ``refresh``...) makes that one
+PreviewDigest), ``preview`` without it a few lines of human output. ``$FAKE_PULUMI_FAIL`` = a subcommand (``up``, ``refresh``...) makes that one
 exit 255 with a message, like a failed update.
 """
 
@@ -38,6 +38,12 @@ def main() -> int:
         return 255
     if sub == "preview" and "--json" in argv:
         sys.stdout.write(Path(os.environ["FAKE_PULUMI_PREVIEW"]).read_text())
+    elif sub == "preview":
+        stack = argv[argv.index("--stack") + 1] if "--stack" in argv else "?"
+        print(
+            f"Previewing update ({stack}):\n ~ mailgun:index/domain:Domain redwood update [diff: ~dkimSelector]"
+        )
+        print("Resources:\n    ~ 3 to update\n    2 unchanged")
     return 0
 
 
