@@ -193,3 +193,21 @@ def test_templates_move_with_every_version(world: World) -> None:
     tenant = Journal(world.tenants_dir, SLUG).load()
     assert tenant.migration is not None and tenant.migration.export is not None
     assert tenant.migration.export.templates == 4
+
+
+def test_the_second_export_of_a_domain_already_gone_says_so(world: World) -> None:
+    """A source domain that is gone before the second export (deleted by hand) has nothing more
+    to give: it is named in ``gone``, and the engine warns the operator, instead of failing."""
+    from mailfleet.migrate.export import late_suppressions
+
+    us = world.client("us")
+    first = {
+        "tenant": SLUG,
+        "region": "us",
+        "suppressions": {DOMAIN: {"bounces": []}, "gone.example.com": {}},
+    }
+    us.import_suppressions(DOMAIN, "complaints", [{"address": "new@example.org"}])
+    data = late_suppressions(us, first, "2026-11-29T00:00:00+00:00")
+    assert data["gone"] == ["gone.example.com"]
+    assert [e["address"] for e in data["suppressions"][DOMAIN]["complaints"]] == ["new@example.org"]
+    assert data["suppressions"][DOMAIN]["bounces"] == []

@@ -143,3 +143,28 @@ def test_one_stuck_tenant_no_longer_blocks_the_others(make_world: Callable[..., 
     with world.fake.lock:
         hooks = world.fake.webhooks[("eu", PLATFORM)]
     assert sorted(hooks) == sorted(KINDS)
+
+
+@pytest.mark.parametrize("part", ["-route-billing@", f"-webhook-{PLATFORM}-opened", "-credential-"])
+def test_sigkill_after_a_create_then_cli_resume(make_world: Callable[..., World], part: str) -> None:
+    """The same with a real SIGKILL of `mailfleet migrate` (file-backed stand-in), resumed by
+    `mailfleet migrate resume` as a process: production's lookup runs in that process."""
+    from tests.conftest import run_cli
+    from tests.migrate.mock_runner import KILL_ENV
+    from tests.migrate.test_cli import cli_env
+
+    ref = reference(make_world)
+    world = make_world(file_backed=True)
+    world.bootstrap()
+    env = cli_env(world)
+    killed = run_cli("migrate", SLUG, "--to", "eu", "--yes", env={**env, KILL_ENV: f"create:{part}"})
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert any(part in p["resource"]["urn"] for p in world.runner.pending_operations("eu"))
+
+    resumed = run_cli("migrate", "resume", SLUG, "--yes", env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "--import-pending-creates" in resumed.stderr
+    assert world.runner.locks("eu") == [] and world.runner.pending_operations("eu") == []
+    assert end_state(world, SLUG) == ref["end"]
+    assert_no_double_creates(world)
+    assert posts(world) == ref["posts"]
