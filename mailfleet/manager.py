@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from mailfleet.adopt.run import AdoptResult
+    from mailfleet.blocklists.run import BlocklistResult
     from mailfleet.check.result import RunResult
     from mailfleet.cloudflare.client import CloudflareClient
     from mailfleet.dns.resolver import Nameserver
@@ -233,6 +234,51 @@ class Manager:
         thresholds = {s.name: s.reputation for s in self.project().stacks.values()}
         clients = self.mailgun_clients(api_key, max_retries=api_retries)
         return reputation(pairs, clients, thresholds, since=since, page_limit=page_limit)
+
+    # -- blocklists -----------------------------------------------------------------------
+
+    def blocklists(
+        self,
+        slugs: list[str],
+        region: Region | None,
+        server: Nameserver | None,
+        *,
+        lists_file: Path | None = None,
+        api_key: str = "",
+        timeout: float = 2.0,
+        retries: int = 2,
+        concurrency: int = 100,
+        api_retries: int = 5,
+        on_target: Callable[[], None] | None = None,
+    ) -> BlocklistResult:
+        """Every sending IP and domain of the tenants (and their stacks' egress IPs) against
+        the blocklists of ``lists_file`` (default: the documented set)."""
+        from mailfleet.blocklists.lists import ListFileError, load_lists
+        from mailfleet.blocklists.run import BlocklistResult, ask_lists, collect_targets, mailgun_sending_ips
+
+        try:
+            lists = load_lists(lists_file)
+        except ListFileError as exc:
+            raise UsageError(problems=[param_problem("lists", str(exc))]) from None
+        project = self.project()
+        pairs = self.check_targets(slugs, region)
+        per_domain: dict[str, list[str]] = {}
+        per_region: dict[str, list[str]] = {}
+        problems: list[str] = []
+        if api_key:
+            clients = self.mailgun_clients(api_key, max_retries=api_retries)
+            per_domain, per_region, problems = mailgun_sending_ips(pairs, clients)
+        targets = collect_targets(pairs, project.tenants, project.stacks, per_domain, per_region)
+        nameserver, queries = ask_lists(
+            targets,
+            lists,
+            server,
+            timeout=timeout,
+            retries=retries,
+            concurrency=concurrency,
+            on_target=on_target,
+        )
+        return BlocklistResult(targets, lists, nameserver, queries, bool(api_key), problems)
 
     # -- residency ------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ KNOT_FIXTURES = frozenset(
         ("tests.check.conftest", "dns_world"),
         ("tests.check.conftest", "silent_knot"),
         ("tests.adopt.conftest", "before_knot"),
+        ("tests.blocklists.conftest", "list_world"),
     }
 )
 

@@ -52,6 +52,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "mailfleet.cli.reputation_cmd",
         "Each tenant's bounce and complaint rates from Mailgun's Metrics API, judged against the stack's thresholds.",
     ),
+    "blocklists": (
+        "mailfleet.cli.blocklists_cmd",
+        "Check every sending IP and domain of the tenants against DNS blocklists (DNSBL/RBL).",
+    ),
     "residency": (
         "mailfleet.cli.residency_cmd",
         "The data-residency report a data-protection officer asks for.",

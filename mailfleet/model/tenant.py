@@ -14,6 +14,7 @@ Secrets never live here.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -116,9 +117,26 @@ class Dkim(_Strict):
     bits: Annotated[Literal[1024, 2048], BeforeValidator(_key_size)] = 2048
 
 
+def _ip(value: str) -> str:
+    """An IP address, written as Python writes it (``2001:db8::1``, not ``2001:DB8:0::1``)."""
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address") from None
+    if str(address) != value:
+        raise ValueError(f"{value!r} must be written as {str(address)!r}")
+    return value
+
+
+IpAddress = Annotated[str, AfterValidator(_ip)]
+
+
 class Smtp(_Strict):
     host: Domain
     port: Annotated[int, Field(ge=1, le=65535)] = 587
+    # The customer's own SMTP server's sending IPs (way 3): `mailfleet blocklists` checks them,
+    # because the customer handles the blacklisting of its own addresses.
+    egress_ips: Annotated[list[IpAddress], AfterValidator(_unique)] = Field(default_factory=list)
 
 
 class Outbound(_Strict):

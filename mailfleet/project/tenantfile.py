@@ -63,6 +63,8 @@ def as_data(tenant: Tenant, *, full: bool = False) -> dict[str, Any]:
         outbound: dict[str, Any] = {"service": out.service, "marketing": out.marketing}
         if out.smtp is not None:
             outbound["smtp"] = {"host": out.smtp.host, "port": out.smtp.port}
+            if out.smtp.egress_ips or full:
+                outbound["smtp"]["egress_ips"] = list(out.smtp.egress_ips)
         elif full:
             outbound["smtp"] = None
         data["outbound"] = outbound

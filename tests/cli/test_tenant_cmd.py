@@ -302,7 +302,11 @@ def test_add_json_output(proj) -> None:
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["file"] == "tenants/jsonco.yaml" and data["written"] is True and data["stack"] == "us"
-    assert data["tenant"]["outbound"]["smtp"] == {"host": "smtp.jsonco.example.org", "port": 587}
+    assert data["tenant"]["outbound"]["smtp"] == {
+        "host": "smtp.jsonco.example.org",
+        "port": 587,
+        "egress_ips": [],
+    }
     assert data["platform_addresses"] == ["a@jsonco.mail.example.com"]
     assert [r["purpose"] for r in data["records"]["records"]] == ["spf", "dkim", "dmarc"]
     assert data["allow_ips"] == {

@@ -95,6 +95,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from tests.fakes.mailgun_ips import IpError, IpState
 from tests.fakes.mailgun_metrics import MetricsError, MetricsStore
 
 REGIONS: dict[str, dict[str, Any]] = {
@@ -275,6 +276,7 @@ class FakeMailgun:
         self.calls: list[Call] = []
         self.counter: Counter[tuple[str, str, str]] = Counter()
         self.metrics = MetricsStore()  # POST /v1/analytics/metrics (tests/fakes/mailgun_metrics.py)
+        self.ips = IpState()  # /v3/ips, /v3/domains/{d}/ips (tests/fakes/mailgun_ips.py)
         self._servers: dict[str, ThreadingHTTPServer] = {}
         self._threads: list[threading.Thread] = []
 
@@ -503,6 +505,19 @@ class FakeMailgun:
                 "versions": entries,
             }
 
+    def seed_ip(self, region: str, ip: str, dedicated: bool = True) -> None:
+        with self.lock:
+            self.ips.seed_ip(region, ip, dedicated)
+
+    def seed_shared_ips(self, region: str, ips: list[str]) -> None:
+        """The IPs a domain without its own IPs sends from in ``region``."""
+        with self.lock:
+            self.ips.seed_shared(region, ips)
+
+    def seed_pool(self, region: str, pool_id: str, ips: list[str]) -> None:
+        with self.lock:
+            self.ips.seed_pool(region, pool_id, ips)
+
     def count(self, method: str | None = None, path: str | None = None, region: str | None = None) -> int:
         """Requests received (faulted ones included) matching method/path (exact)/region."""
         with self.lock:
@@ -722,6 +737,11 @@ class _Handler(BaseHTTPRequestHandler):
                     return self._webhooks(method, name, rest[1:], raw)
                 if rest and rest[0] == "credentials":
                     return self._credentials(method, name, rest[1:], query, raw)
+                if rest and rest[0] == "ips":
+                    self._need_domain(name)
+                    return self._ips(method, name, rest[1:], query, raw)
+            if parts[:2] == ["v3", "ips"]:
+                return self._ips(method, None, parts[2:], query, raw)
             if parts[:2] == ["v3", "routes"]:
                 return self._routes(method, parts[2:], query, raw)
             if parts == ["v1", "analytics", "metrics"] and method == "POST":
@@ -731,6 +751,15 @@ class _Handler(BaseHTTPRequestHandler):
             if len(parts) >= 3 and parts[0] == "v3" and parts[2] in SUPPRESSION_KINDS:
                 return self._suppressions(method, parts[1], parts[2], parts[3:], query, raw)
         raise _Reply(404, "Not found (the fake does not model this endpoint)")
+
+    def _ips(
+        self, method: str, domain: str | None, rest: list[str], query: dict[str, list[str]], raw: bytes
+    ) -> Response:
+        form = _form(self, raw) if method == "POST" else {}
+        try:
+            return 200, self.fake.ips.handle(self.region, method, domain, rest, query, form), {}
+        except IpError as exc:
+            raise _Reply(exc.status, str(exc)) from None
 
     def _metrics(self, raw: bytes) -> Response:
         try:

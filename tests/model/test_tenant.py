@@ -260,6 +260,27 @@ CASES: list[tuple[dict[str, Any], str, Any, str, str]] = [
     (SMTP, "outbound.smtp.host", "192.0.2.1", "outbound.smtp.host", "all-numeric"),
     (SMTP, "outbound.smtp.port", 0, "outbound.smtp.port", "greater than or equal to 1"),
     (SMTP, "outbound.smtp.port", 65536, "outbound.smtp.port", "less than or equal to 65535"),
+    (
+        SMTP,
+        "outbound.smtp.egress_ips",
+        ["198.51.100.300"],
+        "outbound.smtp.egress_ips.0",
+        "is not an IP address",
+    ),
+    (
+        SMTP,
+        "outbound.smtp.egress_ips",
+        ["2001:DB8::1"],
+        "outbound.smtp.egress_ips.0",
+        "must be written as '2001:db8::1'",
+    ),
+    (
+        SMTP,
+        "outbound.smtp.egress_ips",
+        ["192.0.2.1", "192.0.2.1"],
+        "outbound.smtp.egress_ips",
+        "listed twice",
+    ),
     (SMTP, "outbound.smtp.port", "587", "outbound.smtp.port", "valid integer"),
     (
         SMTP,
