@@ -95,6 +95,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from tests.fakes import mailgun_routes
 from tests.fakes.mailgun_ips import IpError, IpState
 from tests.fakes.mailgun_metrics import MetricsError, MetricsStore
 
@@ -266,6 +267,8 @@ class FakeMailgun:
         self.domains: dict[str, FakeDomain] = {}
         self.routes: dict[str, dict[str, dict[str, Any]]] = {r: {} for r in REGIONS}
         self.webhooks: dict[tuple[str, str], dict[str, list[str]]] = {}
+        # every accepted PUT /v4/domains/{name}: (region, domain, fields)
+        self.domain_updates: list[tuple[str, str, dict[str, str]]] = []
         self.credentials: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         self.suppressions: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {}
         # (region, domain) -> template name -> {"name", "description", "createdAt", "id",
@@ -517,6 +520,15 @@ class FakeMailgun:
     def seed_pool(self, region: str, pool_id: str, ips: list[str]) -> None:
         with self.lock:
             self.ips.seed_pool(region, pool_id, ips)
+
+    def deliver(
+        self, region: str, recipient: str, headers: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The routes of ``region`` whose actions Mailgun would run for a message to ``recipient``
+        (with MIME ``headers``), in the order it runs them (tests/fakes/mailgun_routes.py)."""
+        with self.lock:
+            routes = list(self.routes[region].values())
+        return mailgun_routes.deliver(routes, recipient, headers)
 
     def count(self, method: str | None = None, path: str | None = None, region: str | None = None) -> int:
         """Requests received (faulted ones included) matching method/path (exact)/region."""
@@ -802,6 +814,8 @@ class _Handler(BaseHTTPRequestHandler):
         name = rest[0]
         if len(rest) == 1 and method == "GET":
             return 200, self._need_domain(name).body(), {}
+        if len(rest) == 1 and method == "PUT":
+            return self._update_domain(self._need_domain(name), _form(self, raw))
         if len(rest) == 2 and rest[1] == "verify" and method == "PUT":
             dom = self._need_domain(name)
             body = dom.body()
@@ -848,6 +862,29 @@ class _Handler(BaseHTTPRequestHandler):
         body["message"] = "Domain DNS records have been created"
         return 200, body, {}
 
+    def _update_domain(self, dom: FakeDomain, form: dict[str, list[str]]) -> Response:
+        """``PUT /v4/domains/{name}``: the documented fields, each validated before any applies."""
+        fields = {k: v[0] for k, v in form.items() if v}
+        if not fields:
+            raise _Reply(400, "at least one field to update is required")
+        for key, allowed in DOMAIN_UPDATE_CHOICES.items():
+            if key in fields and fields[key] not in allowed:
+                raise _Reply(400, f"{key} must be one of {', '.join(allowed)}, not {fields[key]!r}")
+        if "mailfrom_host" in fields and fields["mailfrom_host"] != fields["mailfrom_host"].lower():
+            raise _Reply(400, "mailfrom_host must be in lower case")
+        if "message_ttl" in fields and not fields["message_ttl"].isdigit():
+            raise _Reply(400, f"message_ttl must be an integer, not {fields['message_ttl']!r}")
+        if "spam_action" in fields:
+            dom.spam_action = fields["spam_action"]
+        if "web_scheme" in fields:
+            dom.web_scheme = fields["web_scheme"]
+        if "wildcard" in fields:
+            dom.wildcard = fields["wildcard"] == "true"
+        self.fake.domain_updates.append((self.region, dom.name, dict(fields)))
+        body = dom.body()
+        body["message"] = "Domain has been updated"
+        return 200, body, {}
+
     def _delete_domain(self, name: str) -> Response:
         dom = self._need_domain(name)
         if dom.deleted_at is None:
@@ -869,9 +906,18 @@ class _Handler(BaseHTTPRequestHandler):
                 actions = form.get("action") or []
                 if not expression or not actions:
                     raise _Reply(400, "expression and at least one action are required")
+                try:  # Mailgun refuses a filter it cannot evaluate (docs/mailgun-fake.md)
+                    mailgun_routes.parse(expression)
+                except mailgun_routes.InvalidExpression as exc:
+                    raise _Reply(400, f"Invalid expression: {exc}") from None
+                if len(",".join(actions)) > mailgun_routes.MAX_FIELD:
+                    raise _Reply(400, f"actions are longer than {mailgun_routes.MAX_FIELD} characters")
+                priority = (form.get("priority") or ["0"])[0]
+                if not priority.isdigit():
+                    raise _Reply(400, f"priority must be a non-negative integer, not {priority!r}")
                 route = {
                     "id": secrets.token_hex(12),
-                    "priority": int((form.get("priority") or ["0"])[0]),
+                    "priority": int(priority),
                     "description": (form.get("description") or [""])[0],
                     "expression": expression,
                     "actions": actions,
@@ -917,6 +963,8 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, {"webhook": {"urls": list(hooks[kind])}}, {}
         if method == "PUT":
             urls = _form(self, raw).get("url") or []
+            if not urls or len(urls) > 3:  # the same 1-3 urls as a create
+                raise _Reply(400, "between 1 and 3 url values are required", REASON)
             hooks[kind] = list(urls)
             return 200, {"message": "Webhook has been updated", "webhook": {"urls": list(urls)}}, {}
         if method == "DELETE":
@@ -1233,5 +1281,14 @@ class _Reply(Exception):
         self.message = message
         self.field = field
 
+
+# PUT /v4/domains/{name}: the values Mailgun documents for its enumerated fields.
+DOMAIN_UPDATE_CHOICES = {
+    "spam_action": ("disabled", "block", "tag"),
+    "web_scheme": ("http", "https"),
+    "wildcard": ("true", "false"),
+    "require_tls": ("true", "false"),
+    "skip_verification": ("true", "false"),
+}
 
 REASON = "Reason"  # the error field of the webhook endpoints' 400 answers

@@ -47,7 +47,8 @@ It plays the Pulumi engine and a self-managed ("DIY") backend, closely enough th
   replaces on (``REPLACE_KEYS``), or a provider whose ``region`` differs -> replace (delete
   first); URNs no longer declared -> delete (dependents first).
 - **Providers**: Mailgun resources go to the fake Mailgun through ``MailgunClient`` (domain
-  create/delete, routes, webhooks with PUT on update, SMTP logins), so a create the real API
+  create/delete, an in-place domain change with PUT /v4/domains/{name}, routes, webhooks with
+  PUT on update, SMTP logins), so a create the real API
   refuses (400 "already exists") fails the ``up`` here too, and the fake's request log shows every
   call. DNS records and SSM parameters have no server, but what exists is kept (the store's
   ``things``: ``<state_dir>/things.json``): creating one that exists fails as Route53,
@@ -62,8 +63,7 @@ It plays the Pulumi engine and a self-managed ("DIY") backend, closely enough th
   Secret inputs are never stored: they are replaced by a digest.
 
 Not modelled: reads of DNS records and SSM parameters (an import of one the stand-in did not
-create is taken as found, as declared; ``refresh`` leaves them alone); Mailgun domain updates
-(the fake has none); the backend's lock race (two lockers at the same instant may both fail, as
+create is taken as found, as declared; ``refresh`` leaves them alone); the backend's lock race (two lockers at the same instant may both fail, as
 Pulumi's may); parallelism limits; Pulumi Cloud (its 409 and ``pulumi cancel`` of a running
 update are ``AutomationRunner``'s, tested against a fake ``pulumi``).
 """
@@ -111,6 +111,12 @@ CF = "cloudflare:index/dnsRecord:DnsRecord"
 DNS = (R53, CF)
 SSM = "aws:ssm/parameter:Parameter"
 
+# Domain inputs updated in place through PUT /v4/domains/{name} (Mailgun's documented fields).
+DOMAIN_UPDATE_FIELDS = {
+    "webScheme": "web_scheme",
+    "requireTls": "require_tls",
+    "skipVerification": "skip_verification",
+}
 # Inputs whose change makes the provider replace the resource.
 REPLACE_KEYS: dict[str, tuple[str, ...]] = {
     DOMAIN: ("name", "region", "dkimSelector", "dkimKeySize", "spamAction", "wildcard", "forceDkimAuthority"),
@@ -684,6 +690,16 @@ class MockStackRunner:
             if mg is not None:
                 form = [("url", u) for u in plain.get("urls") or []]
                 mg.request("PUT", f"/v3/domains/{plain['domain']}/webhooks/{plain['kind']}", data=form)
+        if t == DOMAIN:  # a change that does not replace the domain: PUT /v4/domains/{name}
+            mg = self._mg(str(plain.get("region", "us")))
+            before = (old or {}).get("inputs", {})
+            form = [
+                (api, str(plain[key]).lower() if isinstance(plain[key], bool) else str(plain[key]))
+                for key, api in DOMAIN_UPDATE_FIELDS.items()
+                if key in plain and plain.get(key) != before.get(key)
+            ]
+            if mg is not None and form:
+                mg.request("PUT", f"/v4/domains/{plain['name']}", data=form)
 
     def _mirror_delete(self, res: dict[str, Any]) -> None:
         t = res["type"]
@@ -1275,7 +1291,8 @@ class MockStackRunner:
         drift = {
             k: v
             for k, v in inputs.items()
-            if k in ("urls", "expression", "actions", "priority", "description") and i.get(k) != v
+            if k in ("urls", "expression", "actions", "priority", "description", "webScheme")
+            and i.get(k) != v
         }
         if not drift:
             return None

@@ -50,6 +50,16 @@ def test_platform_tenant_moves_with_nothing_lost(world: World) -> None:
     assert sorted(r["expression"] for r in world.routes("eu", slug)) == sorted(
         f'match_recipient("^{a.replace(".", chr(92) + ".")}$")' for a in addresses
     )
+    # Mail sent through the fake's route evaluation (Mailgun's documented matching): each mailbox
+    # reaches the tenant's inbound URL in the EU, nothing in the US; a stranger reaches nothing.
+    for address in addresses:
+        ran = [r for r in world.fake.deliver("eu", address) if r["description"] != "added by hand"]
+        assert [a for r in ran for a in r["actions"] if a.startswith("forward(")] == [
+            f'forward("https://crm.example.eu/mailgun/inbound/{slug}")'
+        ], address
+        assert world.fake.deliver("us", address) == []
+    assert world.fake.deliver("eu", f"stranger@{domain}") == []
+    assert world.fake.deliver("eu", f"billing@{domain}.evil.test") == []
     with world.fake.lock:
         assert set(world.fake.webhooks[("eu", domain)]) == {
             "delivered",

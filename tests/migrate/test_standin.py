@@ -347,3 +347,24 @@ def test_refresh_drops_what_mailgun_lost_and_reads_back_changes(make_world: Call
         assert world.fake.webhooks[("us", DOMAIN)]["clicked"] == [
             "https://crm.example.com/mailgun/events/bluebird"
         ]
+
+
+def test_an_in_place_domain_change_is_sent_to_mailgun_as_a_domain_update(
+    make_world: Callable[..., World],
+) -> None:
+    """A domain input that does not replace the domain (web scheme) reaches Mailgun as
+    ``PUT /v4/domains/{name}``, which the fake validates as Mailgun documents."""
+    world = make_world(tenants=("bluebird",))
+    world.runner.up("us")
+    urn = next(u for u in world.runner.held("us") if u.endswith(f"-domain-{DOMAIN}"))
+    with world.fake.lock:  # out of band: someone switched tracking links to http
+        world.fake.domains[DOMAIN].web_scheme = "http"
+    assert world.runner.refresh("us").changes == {"refresh-update": [urn]}
+
+    world.fake.reset_log()
+    assert world.runner.up("us").changes == {"update": [urn]}
+    assert world.fake.count("PUT", f"/v4/domains/{DOMAIN}", "us") == 1
+    assert world.fake.count("POST", "/v4/domains") == 0  # updated, not replaced
+    with world.fake.lock:
+        assert world.fake.domains[DOMAIN].web_scheme == "https"
+        assert world.fake.domain_updates == [("us", DOMAIN, {"web_scheme": "https"})]
