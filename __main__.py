@@ -22,7 +22,7 @@ def main() -> None:
     root = Path(os.environ.get("MAILFLEET_ROOT") or Path(__file__).resolve().parent)
     stack = pulumi.get_stack()
     try:
-        project = Project.load(root / "tenants", root, [stack])
+        project = Project.load_for_stack(root / "tenants", root, stack)
     except MailfleetError as exc:
         # RunError: Pulumi prints the message alone, without a traceback.
         lines = exc.lines()

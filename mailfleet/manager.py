@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mailfleet.desired.shards import Move
 from mailfleet.desired.state import StackState, TenantState
+from mailfleet.diff import affected
 from mailfleet.diff import run as diff_run
 from mailfleet.diff.outputs import Report
 from mailfleet.errors import InvalidData, Problem, UsageError
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
     from mailfleet.mailgun.client import MailgunClient
     from mailfleet.migrate.engine import Migrator, Notice
     from mailfleet.reputation.run import ReputationResult
+    from mailfleet.shard.run import ShardMover
 
 API_KEY_ENV = "MAILGUN_API_KEY"
 
@@ -129,6 +132,19 @@ class Manager:
     def diff(self, base: str, head: str | None = None, stack: str | None = None) -> Report:
         with paused_gc():
             return diff_run.revisions(self.tenants_dir, self.stacks_dir, base, head, stack)
+
+    def affected_stacks(
+        self,
+        base: str,
+        head: str | None = None,
+        *,
+        stacks_at_once: int = affected.DEFAULT_STACKS_AT_ONCE,
+        api_latency: float = affected.DEFAULT_API_LATENCY,
+    ) -> affected.Affected:
+        """The stacks the change from ``base`` to ``head`` touches, each with its ``--parallel``
+        (``diff --affected-stacks``; CI's dynamic matrix)."""
+        rates = affected.Parallelism(latency=api_latency, stacks_at_once=stacks_at_once)
+        return affected.affected(self.tenants_dir, self.stacks_dir, base, head, rates)
 
     def preview_report(self, text: bytes, file: str, stack: str | None = None) -> Report:
         return diff_run.preview_file(text, file, stack)
@@ -434,6 +450,107 @@ class Manager:
                 rows.append({"slug": t.slug, "region": t.region, "state": "none"})
         return rows
 
+    # -- shards: moving tenants between the stacks of one region ---------------------------
+
+    def shard_mover(self, fault: Callable[[str, str], None] | None = None) -> ShardMover:
+        """A ``ShardMover`` over the checkout, with the stack runner of the environment
+        (``MAILFLEET_STACK_RUNNER``, else the Pulumi CLI)."""
+        from mailfleet.migrate.runners import load_runner
+        from mailfleet.shard.run import ShardMover
+
+        return ShardMover(
+            self.tenants_dir,
+            self.stacks_dir,
+            lambda: load_runner(None, self.stacks_dir, self.tenants_dir),
+            fault=fault,
+        )
+
+    def shard_rebalance(self, region: Region) -> tuple[list[Move], list[tuple[str, str]]]:
+        """``shard rebalance``'s dry run for ``region``: the fewest moves to the balanced share,
+        and the moves a killed run left under way (slug, target)."""
+        from mailfleet.shard.run import moves_of
+
+        project = self.project()
+        moves = moves_of(project, region)
+        if moves is None:
+            caps = ", ".join(f"{s.name} {s.shard_cap}" for s in project.stacks_of_region(region))
+            count = sum(1 for t in project.tenants.values() if t.region == region)
+            raise InvalidData(
+                problems=[
+                    Problem(
+                        str(self.stacks_dir),
+                        "config.mailfleet:shardCap",
+                        f"the caps of region {region!r} ({caps}) hold fewer than its {count} tenants: add a shard",
+                    )
+                ]
+            )
+        under_way = [
+            (slug, t.shard_move.to)
+            for slug, t in sorted(project.tenants.items())
+            if t.shard_move is not None and t.region == region
+        ]
+        return moves, under_way
+
+    def shard_status(self, region: Region | None = None) -> list[dict[str, Any]]:
+        """Per stack: region, tenants, cap, and the moves under way into or out of it."""
+        project = self.project()
+        counts = project.counts()
+        rows = []
+        for name in sorted(project.stacks):
+            cfg = project.stacks[name]
+            if region is not None and cfg.region != region:
+                continue
+            moving = sorted(
+                f"{slug} {t.shard_move.from_stack}->{t.shard_move.to}"
+                for slug, t in project.tenants.items()
+                if t.shard_move is not None and name in (t.shard_move.from_stack, t.shard_move.to)
+            )
+            rows.append(
+                {
+                    "stack": name,
+                    "region": cfg.region,
+                    "tenants": counts[name],
+                    "cap": cfg.shard_cap,
+                    "moving": moving,
+                }
+            )
+        return rows
+
+    def shard_pin(self, region: Region, stack: str | None = None, *, dry_run: bool = False) -> list[str]:
+        """Write ``stack:`` into every tenant of ``region`` that names none (``stack``: default
+        the region's only stack). Run it before a region gets its second stack, or name the
+        stack the tenants are in. Returns the slugs pinned (or to pin, on a dry run)."""
+        from mailfleet.shard.journal import ShardJournal
+
+        stacks = Project.load(self.tenants_dir, self.stacks_dir, tenant_paths=[])
+        mine = stacks.shards(region)
+        if stack is None:
+            if len(mine) != 1:
+                raise UsageError(
+                    problems=[
+                        param_problem(
+                            "stack", f"region {region!r} has stacks {', '.join(mine) or 'none'}: name one"
+                        )
+                    ]
+                )
+            stack = mine[0]
+        elif stack not in mine:
+            raise UsageError(
+                problems=[
+                    param_problem(
+                        "stack", f"{stack!r} is not a stack of region {region!r} ({', '.join(mine)})"
+                    )
+                ]
+            )
+        loaded = load_tenants(self.tenants_dir)
+        if loaded.problems:
+            raise InvalidData(problems=loaded.problems)
+        slugs = sorted(s for s, t in loaded.tenants.items() if t.region == region and t.stack is None)
+        if not dry_run:
+            for slug in slugs:
+                ShardJournal(self.tenants_dir, slug).write(None, stack=stack)
+        return slugs
+
     # -- adopt: what a customer's zone already holds (tenant adopt, tenant add --adopt) ----
 
     def adopt_dns(
@@ -499,7 +616,7 @@ class Manager:
         path = self.tenants_dir / f"{tenant.slug}.yaml"
         if path.exists():
             raise InvalidData(problems=[Problem(str(path), "", f"tenant {tenant.slug!r} already exists")])
-        stack = self.stack_for_region(tenant.region)
+        stack = Project.load(self.tenants_dir, self.stacks_dir).place(tenant)
         result = take(
             tenant,
             stack,

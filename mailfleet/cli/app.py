@@ -73,6 +73,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Move tenants from one region stack to the other without losing mail: run (the default), "
         "status, resume, abort. See docs/migrate.md.",
     ),
+    "shard": (
+        "mailfleet.cli.shard_cmd",
+        "The stacks (shards) of each region, and moving tenants between them: status, move, "
+        "rebalance, pin. A state move only: nothing changes in Mailgun or DNS. See docs/sharding.md.",
+    ),
 }
 
 

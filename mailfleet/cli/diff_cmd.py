@@ -7,8 +7,17 @@ from typing import Annotated
 
 import typer
 
-from mailfleet.cli.common import TableMarkdownJson, command_app, manager, stack_option
+from mailfleet.cli.common import (
+    TableMarkdownJson,
+    command_app,
+    format_table,
+    manager,
+    out,
+    print_json,
+    stack_option,
+)
 from mailfleet.cli.report_options import FailOnOption, FormatOption, OutputDirOption, emit
+from mailfleet.diff.affected import DEFAULT_API_LATENCY, DEFAULT_STACKS_AT_ONCE
 from mailfleet.diff.outputs import Section
 from mailfleet.errors import Problem, UsageError
 
@@ -62,6 +71,30 @@ def diff(
             help="With --preview: the human output of `pulumi preview`, folded into the comment.",
         ),
     ] = None,
+    affected_stacks: Annotated[
+        bool,
+        typer.Option(
+            "--affected-stacks",
+            help="Print only the stacks the change touches, each with the --parallel for its "
+            "`pulumi up` (CI's matrix; --format json: mailfleet-affected-stacks/1).",
+        ),
+    ] = False,
+    stacks_at_once: Annotated[
+        int,
+        typer.Option(
+            "--stacks-at-once",
+            metavar="N",
+            help="With --affected-stacks: how many stacks CI runs at once (shares the rate limits).",
+        ),
+    ] = DEFAULT_STACKS_AT_ONCE,
+    api_latency: Annotated[
+        float,
+        typer.Option(
+            "--api-latency",
+            metavar="SECONDS",
+            help="With --affected-stacks: the assumed mean latency of one provider API request.",
+        ),
+    ] = DEFAULT_API_LATENCY,
 ) -> None:
     """Compare the desired state of two git revisions, per stack and tenant, without a checkout.
 
@@ -71,6 +104,11 @@ def diff(
     stack joins its report (one PR comment per stack). Invalid tenant or stack files at either revision
     exit 1 with one "REV:path: field: problem" line each; an unknown revision exits 2.
     """
+    if affected_stacks:
+        if preview is not None:
+            raise UsageError(problems=[Problem("--preview", "", "not with --affected-stacks")])
+        _affected(ctx, base, head, stack, fmt, fail_on, output_dir, stacks_at_once, api_latency)
+        return
     if output_dir is not None and fmt != TableMarkdownJson.markdown:
         raise UsageError(problems=[Problem("--output-dir", "", "only with --format markdown")])
     if preview_log is not None and preview is None:
@@ -90,6 +128,43 @@ def diff(
             raise UsageError(problems=[problem])
         report.previews[changes.stack] = Section(found.title, found.source, changes, raw)
     emit(report, fmt, fail_on, output_dir)
+
+
+def _affected(
+    ctx: typer.Context,
+    base: str,
+    head: str | None,
+    stack: str,
+    fmt: TableMarkdownJson,
+    fail_on: object,
+    output_dir: object,
+    stacks_at_once: int,
+    api_latency: float,
+) -> None:
+    for flag, given in (
+        ("--stack", stack != "all"),
+        ("--fail-on", fail_on is not None),
+        ("--output-dir", output_dir is not None),
+        ("--format markdown", fmt == TableMarkdownJson.markdown),
+    ):
+        if given:
+            raise UsageError(problems=[Problem(flag, "", "not with --affected-stacks")])
+    result = manager(ctx).affected_stacks(base, head, stacks_at_once=stacks_at_once, api_latency=api_latency)
+    if fmt == TableMarkdownJson.json:
+        print_json(result.as_json())
+        return
+    out(f"{'every stack' if result.all_stacks else 'affected stacks'}: {result.reason}")
+    rows = [(s.stack, s.region, str(s.parallel), ", ".join(s.reasons)) for s in result.stacks]
+    if rows:
+        for line in format_table(("stack", "region", "parallel", "why"), rows):
+            out(line)
+    else:
+        out("no stack is affected")
+    for gone in result.removed:
+        out(
+            f"removed: {gone['stack']} ({gone['region']}): its stack file is gone; `pulumi destroy` is manual"
+        )
+    out(f"at most {result.max_parallel} stack(s) at once")
 
 
 app = command_app("diff", diff)

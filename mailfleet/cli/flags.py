@@ -16,6 +16,7 @@ FLAG_OF_FIELD: tuple[tuple[str, str], ...] = (
     ("slugs", "SLUG"),
     ("name", "--name"),
     ("region", "--region"),
+    ("stack", "--stack"),
     ("mailboxes", "--mailbox"),
     ("sender_domain.name", "--sender-domain"),
     ("sender_domain.dns", "--dns"),

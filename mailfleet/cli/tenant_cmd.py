@@ -67,6 +67,7 @@ class ShowFormat(StrEnum):
 FIELD_OF_OPTION: dict[str, tuple[str, str | None]] = {
     "name": ("name", None),
     "region": ("region", None),
+    "stack": ("stack", None),
     "mailbox": ("mailboxes", None),
     "sender_domain": ("sender_domain.name", None),
     "dns": ("sender_domain.dns", "sender_domain"),
@@ -162,6 +163,15 @@ def add(
         str, typer.Argument(metavar="SLUG", help="Tenant id: lowercase a-z, 0-9 and '-', 1-40 characters.")
     ],
     region: Annotated[RegionOption, typer.Option("--region", "-r", help="Region of the tenant.")],
+    stack: Annotated[
+        str | None,
+        typer.Option(
+            "--stack",
+            metavar="NAME",
+            help="The region's stack to put the tenant on (default: the rendezvous proposal, "
+            "below each shard's cap; docs/sharding.md).",
+        ),
+    ] = None,
     name: Annotated[
         str | None, typer.Option("--name", metavar="TEXT", help="Display name (default: the slug).")
     ] = None,
@@ -268,6 +278,7 @@ def add(
         slug,
         name=name,
         region=region,
+        stack=stack,
         mailbox=mailbox,
         sender_domain=sender_domain,
         dns=dns,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 
 from mailfleet.desired import adopt
 from mailfleet.desired.rules import MAILGUN_SPF_INCLUDE
+from mailfleet.desired.shards import home as shards_home
 from mailfleet.desired.state import (
     TRACKING_WEBHOOK_KINDS,
     WEBHOOK_KINDS,
@@ -277,14 +279,28 @@ def _build_full(tenant: Tenant, stack: StackConfig) -> TenantState:
     return adopt.apply(tenant, state, stack.dmarc_rua)
 
 
-def tenants_for_stack(tenants: dict[str, Tenant] | list[Tenant], stack: StackConfig) -> list[Tenant]:
-    """The tenants ``stack`` declares something for (a moving tenant can be in both stacks)."""
+def in_stack(tenant: Tenant, stack: StackConfig, shards: Sequence[str] | None = None) -> bool:
+    """Whether ``stack`` declares something for ``tenant``: its region's declaration (a moving
+    tenant is in two regions) and, among ``shards`` (the names of the stacks of ``stack``'s
+    region; default: ``stack`` alone), the shard serving it (``mailfleet.desired.shards``)."""
+    if stack_declaration(tenant, stack) is None:
+        return False
+    return shards_home(tenant, stack.region, shards or (stack.name,)) == stack.name
+
+
+def tenants_for_stack(
+    tenants: dict[str, Tenant] | list[Tenant], stack: StackConfig, shards: Sequence[str] | None = None
+) -> list[Tenant]:
+    """The tenants ``stack`` declares something for (a moving tenant can be in two stacks);
+    ``shards``: the names of every stack of ``stack``'s region (default: ``stack`` alone)."""
     values = tenants.values() if isinstance(tenants, dict) else tenants
-    return sorted((t for t in values if stack_declaration(t, stack) is not None), key=lambda t: t.slug)
+    return sorted((t for t in values if in_stack(t, stack, shards)), key=lambda t: t.slug)
 
 
-def build_stack(stack: StackConfig, tenants: dict[str, Tenant] | list[Tenant]) -> StackState:
-    """The desired state of ``stack`` for the tenants that belong to it."""
+def build_stack(
+    stack: StackConfig, tenants: dict[str, Tenant] | list[Tenant], shards: Sequence[str] | None = None
+) -> StackState:
+    """The desired state of ``stack`` for the tenants that belong to it (see ``in_stack``)."""
     state = StackState(
         stack=stack.name,
         region=stack.region,
@@ -292,6 +308,6 @@ def build_stack(stack: StackConfig, tenants: dict[str, Tenant] | list[Tenant]) -
         platform_domain=stack.platform_domain,
         hosted_zone_id=stack.hosted_zone_id,
     )
-    for tenant in tenants_for_stack(tenants, stack):
+    for tenant in tenants_for_stack(tenants, stack, shards):
         state.tenants.append(build_tenant(tenant, stack))
     return state

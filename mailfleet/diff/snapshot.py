@@ -27,7 +27,7 @@ from mailfleet.loader import parse_yaml, yaml_problem
 from mailfleet.model.load import stack_from_data, tenant_from_data
 from mailfleet.model.stack import StackConfig
 from mailfleet.model.tenant import Tenant
-from mailfleet.project import paused_gc, region_problems
+from mailfleet.project import paused_gc, placement_problems, region_problems, shard_names
 
 log = logging.getLogger("mailfleet.diff.snapshot")
 
@@ -134,6 +134,9 @@ class Snapshots:
                 snap.problems.append(
                     Problem(str(paths[slug]), "region", f"no stack serves region {tenant.region!r}")
                 )
+        if len(snap.stacks) == len(files.stacks):
+            snap.problems.extend(placement_problems(tenants, paths, snap.stacks))
+        shards = shard_names(snap.stacks)
         for name, cfg in snap.stacks.items():
             state = StackState(
                 stack=name,
@@ -143,7 +146,9 @@ class Snapshots:
                 hosted_zone_id=cfg.hosted_zone_id,
             )
             blob = snap.stack_blobs[name]
-            state.tenants = [self._state(t, cfg, blob) for t in tenants_for_stack(tenants, cfg)]
+            state.tenants = [
+                self._state(t, cfg, blob) for t in tenants_for_stack(tenants, cfg, shards[cfg.region])
+            ]
             snap.states[name] = state
         snap.problems.extend(conflicts(list(snap.states.values()), paths))
         snap.problems.extend(spf_include_problems(tenants, paths))

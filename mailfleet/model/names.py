@@ -44,6 +44,19 @@ def slug(value: str) -> str:
     return value
 
 
+# Pulumi's stack-name characters (a stack file is Pulumi.<name>.yaml).
+_STACK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+def stack_name(value: str) -> str:
+    if not _STACK.fullmatch(value):
+        raise ValueError(
+            f"stack name {value!r} must be 1-100 characters of A-Z, a-z, 0-9, '_', '.' and '-', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
 # The label rule above over a whole name: one regex call for the common valid name.
 _LABEL_RE = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _DOMAIN = re.compile(rf"(?:{_LABEL_RE}\.)+{_LABEL_RE}")

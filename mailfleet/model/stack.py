@@ -76,6 +76,8 @@ class StackConfig(BaseModel):
     dmarc_rua: Annotated[str, AfterValidator(names.mailto_uri)]
     record_ttl: Annotated[int, Field(ge=60, le=86400)] = 3600
     reputation: ReputationSettings = Field(default_factory=ReputationSettings)
+    # The most tenants ``tenant add`` and ``shard rebalance`` place on this stack (None: no cap).
+    shard_cap: Annotated[int, Field(ge=1)] | None = None
 
     @field_validator("aws_region")
     @classmethod
@@ -115,6 +117,7 @@ CONFIG_KEYS: dict[str, str] = {
     "mailfleet:dmarcRua": "dmarc_rua",
     "mailfleet:recordTtl": "record_ttl",
     "mailfleet:reputation": "reputation",
+    "mailfleet:shardCap": "shard_cap",
 }
 FIELD_KEYS = {v: k for k, v in CONFIG_KEYS.items()}
 

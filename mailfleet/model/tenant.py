@@ -23,12 +23,14 @@ from mailfleet.model import names
 from mailfleet.model.adoption import Adoption
 from mailfleet.model.migration import Migration
 from mailfleet.model.region import Region
+from mailfleet.model.shard_move import ShardMove
 
 Slug = Annotated[str, AfterValidator(names.slug)]
 Domain = Annotated[str, AfterValidator(names.domain)]
 IncludeDomain = Annotated[str, AfterValidator(lambda v: names.domain(v, service_labels=True))]
 Mailbox = Annotated[str, AfterValidator(names.local_part)]
 Selector = Annotated[str, AfterValidator(names.dkim_selector)]
+StackName = Annotated[str, AfterValidator(names.stack_name)]
 MailtoUri = Annotated[str, AfterValidator(names.mailto_uri)]
 
 DnsProvider = Literal["cloudflare", "route53", "manual"]
@@ -160,6 +162,9 @@ class Tenant(_Strict):
     slug: Slug
     name: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
     region: Region
+    # The stack (shard) of ``region`` serving the tenant, written by ``tenant add`` and
+    # ``shard move``; optional while the region has one stack (docs/sharding.md).
+    stack: StackName | None = None
     mailboxes: Annotated[list[Mailbox], Field(min_length=1), AfterValidator(_unique)]
     sender_domain: SenderDomain | None = None
     dmarc: Dmarc = Field(default_factory=Dmarc)
@@ -168,6 +173,7 @@ class Tenant(_Strict):
     outbound: Outbound = Field(default_factory=Outbound)
     migration: Migration | None = None
     adopted: Adoption | None = None
+    shard_move: ShardMove | None = None
 
     @model_validator(mode="after")
     def _migration_matches_region(self) -> Tenant:
@@ -180,6 +186,22 @@ class Tenant(_Strict):
                     f"(from {m.from_region!r} to {m.to!r})"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _shard_move_from_stack(self) -> Tenant:
+        move = self.shard_move
+        if move is not None:
+            if self.stack != move.from_stack:
+                raise ValueError(f"stack must be {move.from_stack!r} while shard_move is under way (from it)")
+            if self.migration is not None and self.migration.state != "done":
+                raise ValueError("a shard move and a region move cannot run at once")
+        return self
+
+    @property
+    def placed_stack(self) -> str | None:
+        """The stack named for the tenant now: ``stack``, or during a shard move the stack the
+        move has reached (``ShardMove.serving``)."""
+        return self.shard_move.serving if self.shard_move is not None else self.stack
 
     @property
     def uses_smtp(self) -> bool:

@@ -6,10 +6,14 @@ runs every rule once: the schema (``mailfleet.model``), each tenant's own rules 
 cross-tenant conflicts (``mailfleet.desired.rules``), and the stack rules below.
 
 Stacks are not regions. A stack file names its region (``mailfleet:region``); any stack names
-work (``Pulumi.prod-eu.yaml``). Until sharding lands a region has exactly one stack: a second
-stack file with the same region is a problem naming both files, because a ``pulumi up`` of it
-would declare every tenant of the region a second time (a second SPF record in customers'
-zones). ``stack_for_region`` and ``stacks_declaring`` are the one way to find stacks.
+work (``Pulumi.prod-eu.yaml``). A region has one or more stacks, its shards
+(``mailfleet.desired.shards``): each tenant is declared by exactly one of them, the one its file
+names (``stack:``), or the region's only stack for a file that names none. Shards of one region
+must agree on every setting but their cap: two stack files of a region that disagree (another
+platform domain, zone or URL) are a problem naming both files. A tenant without ``stack:`` in a
+region with several stacks is a problem (never placed silently), so a stray copy of a stack
+file cannot declare every tenant a second time. ``stack_for_region``, ``stacks_declaring`` and
+``place`` are the one way to find stacks.
 
 Problems about a command's parameters (an unknown stack name, a bad slug) carry the
 parameter's name as ``field`` and an empty ``where``; only the CLI turns them into flags.
@@ -18,19 +22,23 @@ parameter's name as ``field`` and an empty ``where``; only the CLI turns them in
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mailfleet.desired.build import build_stack, stack_declaration
+from mailfleet.desired.build import build_stack, in_stack, stack_declaration
 from mailfleet.desired.rules import conflicts, spf_include_problems, tenant_problems
+from mailfleet.desired.shards import home as shards_home
+from mailfleet.desired.shards import propose
 from mailfleet.desired.state import StackState
 from mailfleet.errors import InvalidData, Problem, UsageError
+from mailfleet.loader import tenant_paths as tenant_file_paths
 from mailfleet.model import names
 from mailfleet.model.load import Loaded, load_stack, load_tenant_file, load_tenants
 from mailfleet.model.region import Region
-from mailfleet.model.stack import StackConfig, discover_stacks, stack_file
+from mailfleet.model.stack import FIELD_KEYS, StackConfig, discover_stacks, stack_file
 from mailfleet.model.tenant import Tenant
 
 
@@ -79,21 +87,94 @@ def load_one(tenants_dir: Path, slug: str) -> tuple[Tenant, Path]:
     return tenant, path
 
 
-def region_problems(stacks: dict[str, StackConfig], path_of: Callable[[str], str]) -> list[Problem]:
-    """A region served by more than one stack file: one problem per extra file, naming both.
+# Settings a shard may set for itself; every other setting is the region's and must agree.
+SHARD_OWN_FIELDS = frozenset({"name", "shard_cap"})
 
-    ``path_of(stack name)`` is the file shown (a path, or ``REV:path`` for ``diff``)."""
-    first: dict[str, str] = {}
+
+_STACK_LINE = re.compile(rb"(?m)^stack:[ \t]*([A-Za-z0-9_.-]+)[ \t]*(?:#[^\n]*)?$")
+_MOVE_BLOCK = re.compile(rb"(?m)^(?:migration|shard_move):")
+
+
+def may_concern(path: Path, stack: str) -> bool:
+    """False only when the file's top-level ``stack:`` line names another stack and no move
+    is under way in it (read as bytes, not parsed); anything else may concern ``stack``."""
+    try:
+        blob = path.read_bytes()
+    except OSError:
+        return True  # the loader reports it
+    found = _STACK_LINE.search(blob)
+    return found is None or found.group(1).decode() == stack or _MOVE_BLOCK.search(blob) is not None
+
+
+def region_problems(stacks: dict[str, StackConfig], path_of: Callable[[str], str]) -> list[Problem]:
+    """Shards of one region whose settings conflict: one problem per differing setting of each
+    later file, naming both files. ``path_of(stack name)`` is the file shown (a path, or
+    ``REV:path`` for ``diff``). Tenants move between shards by a state move only, so the
+    region's settings (platform domain, zone, URLs, TTL...) must be the same in every shard."""
+    first: dict[str, StackConfig] = {}
     problems = []
     for name, cfg in stacks.items():
-        other = first.setdefault(cfg.region, name)
-        if other != name:
+        other = first.setdefault(cfg.region, cfg)
+        if other.name == name:
+            continue
+        mine, theirs = cfg.model_dump(), other.model_dump()
+        for fld, value in mine.items():
+            if fld in SHARD_OWN_FIELDS or value == theirs[fld]:
+                continue
             problems.append(
                 Problem(
                     path_of(name),
-                    "config.mailfleet:region",
-                    f"region {cfg.region!r} is already served by stack {other!r} "
-                    f"({path_of(other)}); a region has exactly one stack",
+                    f"config.{FIELD_KEYS[fld]}",
+                    f"{value!r} differs from stack {other.name!r} ({path_of(other.name)}: {theirs[fld]!r}); "
+                    f"the stacks of region {cfg.region!r} are its shards and must agree on every "
+                    "setting but mailfleet:shardCap",
+                )
+            )
+    return problems
+
+
+def shard_names(stacks: dict[str, StackConfig]) -> dict[str, list[str]]:
+    """Region -> the names of its stacks, in name order."""
+    out: dict[str, list[str]] = {}
+    for name in sorted(stacks):
+        out.setdefault(stacks[name].region, []).append(name)
+    return out
+
+
+def placement_problems(
+    tenants: dict[str, Tenant], paths: dict[str, Path], stacks: dict[str, StackConfig]
+) -> list[Problem]:
+    """A tenant's ``stack:`` that names no stack of its region (or, while it moves between
+    regions, of either region), and a tenant naming none in a region with several stacks."""
+    by_region = shard_names(stacks)
+    problems = []
+    for slug, t in tenants.items():
+        where = str(paths[slug])
+        mine = by_region.get(t.region, [])
+        if t.stack is None:
+            if len(mine) > 1:
+                problems.append(
+                    Problem(
+                        where,
+                        "stack",
+                        f"region {t.region!r} has {len(mine)} stacks ({', '.join(mine)}): name the tenant's "
+                        f"(`mailfleet shard pin --region {t.region} --stack NAME` writes it for every "
+                        "tenant without one)",
+                    )
+                )
+            continue
+        cfg = stacks.get(t.stack)
+        allowed = {t.region}
+        if t.migration is not None and t.migration.state != "done":
+            allowed |= {t.migration.from_region, t.migration.to}
+        if cfg is None:
+            problems.append(Problem(where, "stack", f"no stack file Pulumi.{t.stack}.yaml"))
+        elif cfg.region not in allowed:
+            problems.append(
+                Problem(
+                    where,
+                    "stack",
+                    f"stack {t.stack!r} serves region {cfg.region!r}, the tenant is in {t.region!r}",
                 )
             )
     return problems
@@ -127,6 +208,43 @@ class Project:
         """
         with paused_gc():
             return cls._load(tenants_dir, stacks_dir, stack_names, strict, tenant_paths, extra)
+
+    @classmethod
+    def load_for_stack(cls, tenants_dir: Path, stacks_dir: Path, stack: str) -> Project:
+        """What the Pulumi program of ``stack`` needs (``__main__.py``).
+
+        A stack whose region has one stack: ``load(tenants_dir, stacks_dir, [stack])``, every
+        file and every rule, as before sharding. A shard of a region with several stacks reads
+        only the tenant files that can concern it: a file whose top-level ``stack:`` names
+        another stack, with no ``migration:`` or ``shard_move:`` block, is skipped unparsed
+        (``may_concern``). So one shard's program costs the same in a fleet of 1,000 or
+        20,000 tenants (docs/sharding.md, the figures); the rules across shards (a domain used
+        twice, SPF include loops) are checked over the whole fleet by ``mailfleet validate``,
+        which CI runs on every change.
+        """
+        if stack not in discover_stacks(stacks_dir):
+            return cls.load(tenants_dir, stacks_dir, [stack])
+        try:
+            cfg = load_stack(stacks_dir, stack)
+        except InvalidData:
+            return cls.load(tenants_dir, stacks_dir, [stack])
+        siblings = 0
+        for name in discover_stacks(stacks_dir):
+            if name == stack:
+                continue
+            try:
+                if load_stack(stacks_dir, name).region == cfg.region:
+                    siblings += 1
+            except InvalidData:
+                return cls.load(tenants_dir, stacks_dir, [stack])  # report it
+        if not siblings or not Path(tenants_dir).is_dir():
+            return cls.load(tenants_dir, stacks_dir, [stack])
+        try:
+            listed = tenant_file_paths(Path(tenants_dir))
+        except InvalidData:
+            return cls.load(tenants_dir, stacks_dir, [stack])  # every problem, as validate says it
+        paths = [p for p in listed if may_concern(p, stack)]
+        return cls.load(tenants_dir, stacks_dir, [stack], tenant_paths=paths)
 
     @classmethod
     def _load(
@@ -180,8 +298,14 @@ class Project:
                 project.problems.append(
                     Problem(str(project.paths[slug]), "region", f"no stack serves region {tenant.region!r}")
                 )
+        if all_loaded:
+            project.problems.extend(placement_problems(project.tenants, project.paths, project.stacks))
         # Build every stack (conflicts span both regions), keep the ones asked for.
-        built = {name: build_stack(cfg, project.tenants) for name, cfg in project.stacks.items()}
+        shards = shard_names(project.stacks)
+        built = {
+            name: build_stack(cfg, project.tenants, shards[cfg.region])
+            for name, cfg in project.stacks.items()
+        }
         last = extra[0].slug if extra is not None else None
         project.problems.extend(conflicts(list(built.values()), project.paths, last=last))
         project.problems.extend(spf_include_problems(project.tenants, project.paths))
@@ -194,8 +318,15 @@ class Project:
     def stacks_of_region(self, region: Region) -> list[StackConfig]:
         return [cfg for cfg in self.stacks.values() if cfg.region == region]
 
-    def stack_for_region(self, region: Region) -> StackConfig:
-        """The stack of ``region``; ``InvalidData`` when no stack file serves it."""
+    def shards(self, region: Region) -> list[str]:
+        """The names of ``region``'s stacks, in name order."""
+        return sorted(cfg.name for cfg in self.stacks_of_region(region))
+
+    def stack_for_region(self, region: Region, tenant: Tenant | None = None) -> StackConfig:
+        """The stack of ``region`` serving ``tenant`` (``mailfleet.desired.shards.home``), or
+        without a tenant the region's only stack. ``InvalidData`` when no stack file serves the
+        region, when the tenant names no stack of a sharded region, or when the region has
+        several stacks and no tenant says which."""
         found = self.stacks_of_region(region)
         if not found:
             raise InvalidData(
@@ -207,20 +338,81 @@ class Project:
                     )
                 ]
             )
-        return found[0]
+        if len(found) == 1:
+            return found[0]
+        names_ = self.shards(region)
+        if tenant is not None:
+            chosen = shards_home(tenant, region, names_)
+            if chosen is not None:
+                return self.stacks[chosen]
+        who = f"tenant {tenant.slug!r} names none of them (stack:)" if tenant is not None else "name one"
+        raise InvalidData(
+            problems=[
+                Problem(
+                    str(self.stacks_dir),
+                    "stack",
+                    f"region {region!r} has {len(found)} stacks ({', '.join(names_)}): {who}",
+                )
+            ]
+        )
+
+    def place(self, tenant: Tenant, counts: dict[str, int] | None = None) -> StackConfig:
+        """The stack a new tenant goes to: the one its ``stack`` names (checked to serve its
+        region), else the rendezvous proposal among its region's shards below their cap
+        (``counts``: tenants per stack now; default: this project's tenants)."""
+        mine = self.stacks_of_region(tenant.region)
+        if tenant.stack is not None:
+            cfg = self.stacks.get(tenant.stack)
+            if cfg is None or cfg.region != tenant.region:
+                why = "no such stack file" if cfg is None else f"it serves region {cfg.region!r}"
+                raise UsageError(
+                    problems=[
+                        param_problem(
+                            "stack", f"{tenant.stack!r} is not a stack of region {tenant.region!r} ({why})"
+                        )
+                    ]
+                )
+            return cfg
+        if not mine:
+            raise InvalidData(problems=[param_problem("region", f"no stack serves region {tenant.region!r}")])
+        if counts is None:
+            counts = self.counts()
+        chosen = propose(tenant.slug, mine, counts)
+        if chosen is None:
+            caps = ", ".join(f"{s.name} {counts.get(s.name, 0)}/{s.shard_cap}" for s in mine)
+            raise InvalidData(
+                problems=[
+                    Problem(
+                        str(self.stacks_dir),
+                        "config.mailfleet:shardCap",
+                        f"every stack of region {tenant.region!r} is at its cap ({caps}): add a shard (docs/sharding.md)",
+                    )
+                ]
+            )
+        return self.stacks[chosen]
+
+    def counts(self) -> dict[str, int]:
+        """Tenants per stack (a tenant moving between regions counts in its home region)."""
+        out = {name: 0 for name in self.stacks}
+        for t in self.tenants.values():
+            names_ = self.shards(t.region)
+            chosen = shards_home(t, t.region, names_)
+            if chosen is not None:
+                out[chosen] += 1
+        return out
 
     def stacks_declaring(self, tenant: Tenant) -> list[StackConfig]:
         """The stacks that declare something for ``tenant`` (two while it moves)."""
-        return [cfg for cfg in self.stacks.values() if stack_declaration(tenant, cfg) is not None]
+        return [cfg for cfg in self.stacks.values() if in_stack(tenant, cfg, self.shards(cfg.region))]
 
     def records_stack(self, tenant: Tenant) -> StackConfig:
-        """The stack declaring the tenant's DNS records now: its region's stack, or during a
+        """The stack declaring the tenant's DNS records now: its own stack, or during a
         migration the stack the records have moved to."""
-        for cfg in self.stacks.values():
+        for cfg in self.stacks_declaring(tenant):
             decl = stack_declaration(tenant, cfg)
             if decl is not None and decl.records:
                 return cfg
-        return self.stack_for_region(tenant.region)
+        return self.stack_for_region(tenant.region, tenant)
 
 
 def load_stacks(tenants_dir: Path, stacks_dir: Path) -> Project:

@@ -34,8 +34,10 @@ def as_data(tenant: Tenant, *, full: bool = False) -> dict[str, Any]:
         "slug": tenant.slug,
         "name": tenant.name,
         "region": tenant.region,
-        "mailboxes": list(tenant.mailboxes),
     }
+    if tenant.stack is not None or full:
+        data["stack"] = tenant.stack
+    data["mailboxes"] = list(tenant.mailboxes)
     sender = tenant.sender_domain
     if sender is not None:
         sd: dict[str, Any] = {"name": sender.name, "dns": sender.dns}
@@ -76,6 +78,10 @@ def as_data(tenant: Tenant, *, full: bool = False) -> dict[str, Any]:
         data["migration"] = tenant.migration.model_dump(mode="json", by_alias=True, exclude_none=True)
     elif full:
         data["migration"] = None
+    if tenant.shard_move is not None:
+        data["shard_move"] = tenant.shard_move.model_dump(mode="json", by_alias=True, exclude_none=True)
+    elif full:
+        data["shard_move"] = None
     return data
 
 

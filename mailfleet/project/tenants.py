@@ -91,9 +91,10 @@ def with_written_policy(tenant: Tenant) -> Tenant:
     )
 
 
-def _checked(tenant: Tenant, path: Path, tenants_dir: Path, stacks_dir: Path) -> Project:
-    """The project with ``tenant`` added; ``InvalidData`` when it exists, the project has
-    problems of its own, or the tenant conflicts with another."""
+def _checked(tenant: Tenant, path: Path, tenants_dir: Path, stacks_dir: Path) -> tuple[Project, Tenant]:
+    """The project with ``tenant`` added, and the tenant with its stack written in (the one it
+    names, else the rendezvous proposal: ``Project.place``); ``InvalidData`` when it exists,
+    the project has problems of its own, or the tenant conflicts with another."""
     if path.exists():
         raise InvalidData(problems=[Problem(str(path), "", f"tenant {tenant.slug!r} already exists")])
     before = Project.load(tenants_dir, stacks_dir, strict=False)
@@ -108,11 +109,12 @@ def _checked(tenant: Tenant, path: Path, tenants_dir: Path, stacks_dir: Path) ->
                 ),
             ]
         )
+    tenant = tenant.model_copy(update={"stack": before.place(tenant).name})
     project = Project.load(tenants_dir, stacks_dir, strict=False, extra=(tenant, path))
     mine = [Problem("", p.field, p.message) for p in project.problems if p.where == str(path)]
     if mine:
         raise InvalidData(problems=mine)
-    return project
+    return project, tenant
 
 
 def add_tenant(tenants_dir: Path, stacks_dir: Path, tenant: Tenant, *, dry_run: bool) -> Added:
@@ -120,17 +122,20 @@ def add_tenant(tenants_dir: Path, stacks_dir: Path, tenant: Tenant, *, dry_run: 
     if not tenants_dir.is_dir():
         raise InvalidData(problems=[Problem(str(tenants_dir), "", "tenants directory does not exist")])
     path = tenants_dir / f"{tenant.slug}.yaml"
-    tenant = with_written_policy(tenant)
-    content = render(tenant)
+    given = with_written_policy(tenant)
     # Checked once without the lock (so refused input never creates the lock file), then again
-    # under it.
-    project = _checked(tenant, path, tenants_dir, stacks_dir)
+    # under it (where the stack is chosen again: another add may have filled a shard).
+    project, tenant = _checked(given, path, tenants_dir, stacks_dir)
+    content = render(tenant)
     if not dry_run:
         with locked(tenants_dir):
-            project = _checked(tenant, path, tenants_dir, stacks_dir)
+            project, tenant = _checked(given, path, tenants_dir, stacks_dir)
+            content = render(tenant)
             _write(atomic_write, path, content)
-        log.info("tenant added slug=%s region=%s path=%s", tenant.slug, tenant.region, path)
-    stack = project.stack_for_region(tenant.region)
+        log.info(
+            "tenant added slug=%s region=%s stack=%s path=%s", tenant.slug, tenant.region, tenant.stack, path
+        )
+    stack = project.stacks[tenant.stack or ""]
     return Added(tenant, path, stack, build_tenant(tenant, stack), content, not dry_run)
 
 

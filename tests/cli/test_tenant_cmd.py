@@ -77,6 +77,7 @@ def test_add_writes_every_option_and_prints_next_steps(proj) -> None:
         "slug",
         "name",
         "region",
+        "stack",
         "mailboxes",
         "sender_domain",
         "dmarc",
@@ -84,6 +85,7 @@ def test_add_writes_every_option_and_prints_next_steps(proj) -> None:
         "tracking",
         "outbound",
     ]
+    assert tenant.stack == "eu"  # the region's only stack, written when added
     assert "mailboxes: [kundeservice, ordre]" in text
     assert "Ålesund" in text  # readable UTF-8, not \u escapes
     # What to do next: customer records, IPs to allow, next command.

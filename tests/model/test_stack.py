@@ -152,6 +152,8 @@ CASES: list[tuple[str, Any, str, str]] = [
         "Input should be a valid integer, written without a decimal point (not a float)",
     ),
     ("mailfleet:recordTtl", True, "config.mailfleet:recordTtl", "valid integer"),
+    ("mailfleet:shardCap", 0, "config.mailfleet:shardCap", "greater than or equal to 1"),
+    ("mailfleet:shardCap", 1000.0, "config.mailfleet:shardCap", "valid integer"),
     (
         "mailfleet:reputation",
         {"bounce_warn": 6.0},

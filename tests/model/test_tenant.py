@@ -136,6 +136,16 @@ CASES: list[tuple[dict[str, Any], str, Any, str, str]] = [
     (BASE, "region", DELETE, "region", "required field is missing"),
     (BASE, "region", "ap", "region", "'eu' or 'us'"),
     (BASE, "region", "EU", "region", "'eu' or 'us'"),
+    (BASE, "stack", "-eu", "stack", "starting with a letter or digit"),
+    (BASE, "stack", "eu/1", "stack", "A-Z, a-z, 0-9"),
+    (BASE, "stack", 1, "stack", "valid string"),
+    (
+        BASE,
+        "shard_move",
+        "yes",
+        "shard_move",
+        "valid dictionary",
+    ),  # the block: tests/model/test_shard_move.py
     (BASE, "mailboxes", DELETE, "mailboxes", "required field is missing"),
     (BASE, "mailboxes", [], "mailboxes", "at least 1 item"),
     (BASE, "mailboxes", "support", "mailboxes", "valid list"),
@@ -322,9 +332,9 @@ def test_every_field_of_the_schema_has_an_error_case() -> None:
             out.add(prefix + name)
             ann = info.annotation
             for candidate in (ann, *getattr(ann, "__args__", ())):
-                # The ``migration`` and ``adopted`` blocks have their own test modules and guards.
+                # The ``migration``, ``adopted`` and ``shard_move`` blocks have their own tests.
                 nested = isinstance(candidate, type) and hasattr(candidate, "model_fields")
-                if nested and candidate.__name__ not in ("Migration", "Adoption"):
+                if nested and candidate.__name__ not in ("Migration", "Adoption", "ShardMove"):
                     out |= fields(candidate, prefix + name + ".")
         return out
 

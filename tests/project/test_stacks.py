@@ -1,4 +1,4 @@
-"""Stacks are not regions: any stack names, found by ``mailfleet:region``, one stack a region."""
+"""Stacks are not regions: any stack names, found by ``mailfleet:region``, one or more stacks a region."""
 
 from __future__ import annotations
 
@@ -58,20 +58,36 @@ def test_records_and_tenant_add_name_the_stack_of_the_region(project_dir: Path) 
     assert json.loads(records.stdout)["stack"] == "prod-eu"
 
 
-def test_a_second_stack_file_of_a_region_is_an_error_naming_both(project_dir: Path) -> None:
-    """A copy Pulumi.eu-staging.yaml would declare every eu tenant a second time: a `pulumi up`
-    of it writes a second SPF record into customers' zones."""
+def test_a_copy_of_a_stack_file_declares_nothing_twice(project_dir: Path) -> None:
+    """A copy Pulumi.eu-staging.yaml is a second shard of eu now: every eu tenant without a
+    `stack:` is a problem (never placed silently), so no tenant is declared twice (a `pulumi up`
+    of the copy would write a second SPF record into customers' zones)."""
     (project_dir / "Pulumi.eu-staging.yaml").write_bytes((project_dir / "Pulumi.eu.yaml").read_bytes())
+    eu = sorted(p.name for p in (project_dir / "tenants").glob("*.yaml") if "region: eu" in p.read_text())
     for command in (("validate",), ("plan",), ("plan", "--stack", "eu")):
         result = run_cli(*command, cwd=project_dir)
         assert result.returncode == 1, (command, result.stderr)
         assert "Traceback" not in result.stderr
-        lines = [line for line in result.stderr.splitlines() if "Pulumi.eu-staging.yaml" in line]
-        assert lines == [
-            "Pulumi.eu-staging.yaml: config.mailfleet:region: region 'eu' is already served by stack "
-            "'eu' (Pulumi.eu.yaml); a region has exactly one stack"
-        ], result.stderr
+        lines = [line for line in result.stderr.splitlines() if ": stack: " in line]
+        assert sorted(line.split(":")[0] for line in lines) == [f"tenants/{n}" for n in eu], result.stderr
+        assert all("region 'eu' has 2 stacks (eu, eu-staging)" in line for line in lines)
         assert result.stdout == "" or command == ("validate",)
+
+
+def test_shards_of_a_region_must_agree_on_its_settings(project_dir: Path) -> None:
+    text = (project_dir / "Pulumi.eu.yaml").read_text()
+    (project_dir / "Pulumi.eu-2.yaml").write_text(text.replace("mail.example.eu", "mail2.example.eu"))
+    result = run_cli("validate", cwd=project_dir)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Pulumi.eu-2.yaml")]
+    assert lines == [
+        "Pulumi.eu-2.yaml: config.mailfleet:platformDomain: 'mail2.example.eu' differs from stack 'eu' "
+        "(Pulumi.eu.yaml: 'mail.example.eu'); the stacks of region 'eu' are its shards and must agree on "
+        "every setting but mailfleet:shardCap",
+        "Pulumi.eu-2.yaml: config.mailfleet:dmarcRua: 'mailto:dmarc-reports@mail2.example.eu' differs from "
+        "stack 'eu' (Pulumi.eu.yaml: 'mailto:dmarc-reports@mail.example.eu'); the stacks of region 'eu' are "
+        "its shards and must agree on every setting but mailfleet:shardCap",
+    ], result.stderr
 
 
 def test_stack_for_region_and_stacks_declaring(project_dir: Path) -> None:
