@@ -340,8 +340,8 @@ class Manager:
             if tenant.region == to and tenant.migration is None:
                 raise UsageError(problems=[param_problem("to", f"tenant {slug!r} is already in {to!r}")])
             source_region = tenant.migration.from_region if tenant.migration else tenant.region
-            source = project.stack_for_region(source_region)
-            target = project.stack_for_region(to)
+            source = project.stack_for_region(source_region, tenant)
+            target = project.stack_for_region(to, tenant)
             plans.append(MigrationPlan(slug, source, target, migration_plan(tenant, source, target)))
         return plans
 

@@ -188,11 +188,12 @@ class Migrator:
             self._project = load_stacks(self.tenants_dir, self.stacks_dir)
         return self._project
 
-    def stack_for(self, region: Region) -> StackConfig:
-        """The stack serving ``region`` (``mailfleet:region``), whatever its name."""
+    def stack_for(self, region: Region, tenant: Tenant | None = None) -> StackConfig:
+        """The stack serving ``region`` (``mailfleet:region``), whatever its name; in a region
+        with several stacks (shards), the one serving ``tenant`` there (docs/sharding.md)."""
         if not self.project.stacks_of_region(region):
             raise UsageError(problems=[param_problem("to", f"no stack file serves region {region!r}")])
-        return self.project.stack_for_region(region)
+        return self.project.stack_for_region(region, tenant)
 
     def _hook(self, slug: str, step: str, point: str) -> None:
         if self.fault is not None:
@@ -204,8 +205,8 @@ class Migrator:
         """The journal block a move of ``tenant`` to ``to`` starts with (nothing written)."""
         if tenant.region == to:
             raise UsageError(problems=[param_problem("to", f"tenant {tenant.slug!r} is already in {to!r}")])
-        source = self.stack_for(tenant.region)
-        self.stack_for(to)
+        source = self.stack_for(tenant.region, tenant)
+        self.stack_for(to, tenant)
         now = self.clock()
         return Migration.model_validate(
             {
@@ -410,15 +411,17 @@ class Migrator:
                 "owner": None,
             }
         )
-        r.journal.write(done, region=m.to)
+        # A tenant that names its stack names the target's from now on (the region moved).
+        stack = self._target(r).name if r.tenant.stack is not None else None
+        r.journal.write(done, region=m.to, stack=stack)
 
     # -- the steps ------------------------------------------------------------------------
 
     def _source(self, r: _Run) -> StackConfig:
-        return self.stack_for(r.migration.from_region)
+        return self.stack_for(r.migration.from_region, r.tenant)
 
     def _target(self, r: _Run) -> StackConfig:
-        return self.stack_for(r.migration.to)
+        return self.stack_for(r.migration.to, r.tenant)
 
     def _up(self, stack: StackConfig) -> None:
         result = self._stack_op(self.runner.up, stack.name)
@@ -786,7 +789,7 @@ class Migrator:
                 ]
             )
         with TenantRunLock(self.tenants_dir, slug):
-            source = self.stack_for(m.from_region)
+            source = self.stack_for(m.from_region, tenant)
             journal.write(None)
             journal.remove_export()
             # The source stack declares the tenant in full again (TTLs back to normal).

@@ -96,14 +96,21 @@ def render_block(migration: Migration) -> str:
     return f"{BLOCK_HEADER}\n{body}"
 
 
-def with_block(text: str, migration: Migration | None, region: str | None = None) -> str:
-    """``text`` with its migration block replaced (removed when None) and optionally a new region."""
+def with_block(
+    text: str, migration: Migration | None, region: str | None = None, stack: str | None = None
+) -> str:
+    """``text`` with its migration block replaced (removed when None) and optionally a new
+    region and a new ``stack:`` (the tenant's stack in the new region, docs/sharding.md)."""
     before, _, after = split_block(text)
     rest = before + after
     if region is not None:
         rest, n = re.subn(r"(?m)^region:[^\n]*$", f"region: {region}", rest, count=1)
         if n != 1:
             raise InvalidData(problems=[Problem("tenant file", "region", "no top-level region: line")])
+    if stack is not None:
+        rest, n = re.subn(r"(?m)^stack:[^\n]*$", f"stack: {stack}", rest, count=1)
+        if n != 1:
+            raise InvalidData(problems=[Problem("tenant file", "stack", "no top-level stack: line")])
     if migration is None:
         return rest
     if rest and not rest.endswith("\n"):
@@ -134,11 +141,13 @@ class Journal:
     def migration(self) -> Migration | None:
         return self.load().migration
 
-    def write(self, migration: Migration | None, region: str | None = None) -> Tenant:
+    def write(
+        self, migration: Migration | None, region: str | None = None, stack: str | None = None
+    ) -> Tenant:
         """Replace the block (None removes it); validate, then write atomically under the lock."""
         with fsutil.locked(self.tenants_dir):
             text = self.path.read_text(encoding="utf-8")
-            new_text = with_block(text, migration, region)
+            new_text = with_block(text, migration, region, stack)
             before, _, after = split_block(new_text)
             rest = before + after
             cached = self._rest_cache
