@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from mailfleet.project import Project
 from tests.conftest import REPO, run_cli
 
 STACK_KEYS = ["stack", "region", "aws_region", "platform_domain", "hosted_zone_id", "tenants"]
@@ -106,10 +105,105 @@ def test_json_shape(project_dir: Path) -> None:
             assert t["forwarding_addresses"] == [r["address"] for r in t["routes"]]
 
 
-def test_json_is_the_model(project_dir: Path) -> None:
+def test_json_of_a_platform_tenant_is_what_the_docs_say(project_dir: Path) -> None:
+    """The whole plan entry of ``acme`` (tenants/acme.yaml, Pulumi.eu.yaml), written out from
+    docs/plan.md, not computed by the model it checks."""
     doc = plan_json(project_dir)
-    project = Project.load(project_dir / "tenants", project_dir)
-    assert doc["stacks"] == [s.as_dict() for s in project.states.values()]
+    (eu,) = [s for s in doc["stacks"] if s["stack"] == "eu"]
+    assert {k: v for k, v in eu.items() if k != "tenants"} == {
+        "stack": "eu",
+        "region": "eu",
+        "aws_region": "eu-central-1",
+        "platform_domain": "mail.example.eu",
+        "hosted_zone_id": "Z04EXAMPLEEU0001",
+    }
+    (acme,) = [t for t in eu["tenants"] if t["slug"] == "acme"]
+    domain = "acme.mail.example.eu"
+    events = "https://crm.example.eu/mailgun/events/acme"
+    ours = {"provider": "route53", "zone": "ours", "zone_id": "Z04EXAMPLEEU0001", "ttl": 3600}
+    assert acme == {
+        "slug": "acme",
+        "name": "Acme Support AS",
+        "region": "eu",
+        "mailgun_domains": [
+            {
+                "name": domain,
+                "region": "eu",
+                "role": "platform",
+                "dkim_selector": "mailfleet",
+                "dkim_key_size": 2048,
+                "spam_action": "disabled",
+                "wildcard": False,
+                "force_dkim_authority": True,
+                "open_tracking": False,
+                "click_tracking": False,
+                "web_scheme": "https",
+            }
+        ],
+        "routes": [
+            {
+                "address": f"{box}@{domain}",
+                "region": "eu",
+                "priority": 10,
+                "expression": f'match_recipient("^{box}@acme\\.mail\\.example\\.eu$")',
+                "actions": ['forward("https://crm.example.eu/mailgun/inbound/acme")', "stop()"],
+                "description": f"mailfleet acme: {box}@{domain}",
+            }
+            for box in ("support", "sales")
+        ],
+        "webhooks": [
+            {"domain": domain, "region": "eu", "kind": kind, "urls": [events]}
+            for kind in ("delivered", "permanent_fail", "temporary_fail", "complained", "unsubscribed")
+        ],
+        "dns_records": [
+            {
+                "purpose": "mx",
+                **ours,
+                "name": domain,
+                "type": "MX",
+                "values": ["10 mxa.eu.mailgun.org", "10 mxb.eu.mailgun.org"],
+                "from_mailgun": False,
+            },
+            {
+                "purpose": "spf",
+                **ours,
+                "name": domain,
+                "type": "TXT",
+                "values": ["v=spf1 include:mailgun.org ~all"],
+                "from_mailgun": False,
+            },
+            {
+                "purpose": "dkim",
+                **ours,
+                "name": f"mailfleet._domainkey.{domain}",
+                "type": "TXT",
+                "values": [],
+                "from_mailgun": True,
+            },
+            {
+                "purpose": "dmarc",
+                **ours,
+                "name": f"_dmarc.{domain}",
+                "type": "TXT",
+                "values": ["v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@mail.example.eu"],
+                "from_mailgun": False,
+            },
+        ],
+        "outbound": {
+            "parameter": "/mailfleet/acme/outbound",
+            "aws_region": "eu-central-1",
+            "value": {
+                "tenant": "acme",
+                "region": "eu",
+                "sending_domain": domain,
+                "service": {"via": "mailgun"},
+                "marketing": {"via": "mailgun"},
+            },
+            "egress_ips_to_allow": [],
+            "secret_parameter": None,
+        },
+        "forwarding_addresses": [f"support@{domain}", f"sales@{domain}"],
+    }
 
 
 def test_json_lists_every_tenant_in_its_stack(project_dir: Path) -> None:
