@@ -26,7 +26,7 @@ from mailfleet.model import names
 from mailfleet.records import dmarc, spf, txt
 from tests.fakes import mailgun_routes
 
-BOUNDED = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+BOUNDED = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # -- TXT chunking ---------------------------------------------------------------------------------
 
