@@ -624,3 +624,141 @@ def test_status_folding_and_exit_codes() -> None:
     assert doc["tenants"][0]["records"][0]["findings"] == [
         {"severity": "error", "code": "e", "message": "broken", "rfc": ""}
     ]
+
+
+# -- Mailgun's view, through the fake Mailgun in this process ------------------------------------------
+
+
+def _domain(name: str, region: str = "eu"):
+    from mailfleet.desired.state import MailgunDomain
+
+    return MailgunDomain(
+        tenant="t",
+        name=name,
+        region=region,
+        role="platform",
+        dkim_selector="mailfleet",
+        dkim_key_size=2048,
+    )
+
+
+def _views(fake, names: list[tuple[str, str]], *, trigger: bool = False):
+    from mailfleet.check.mailgun_state import MailgunState
+    from mailfleet.mailgun.client import MailgunClient
+
+    clients = {
+        r: MailgunClient(r, fake.api_key, base_url=fake.base_url(r), max_retries=0, sleep=lambda s: None)
+        for r in ("eu", "us")
+    }
+    state = MailgunState(clients, trigger_verify=trigger)
+
+    async def go():
+        return [await state.view(_domain(n, r)) for n, r in names]
+
+    return asyncio.run(go())
+
+
+def test_mailgun_views() -> None:
+    from mailfleet.check.mailgun_state import record_result
+    from tests.fakes.mailgun_server import FakeMailgun
+
+    with FakeMailgun() as fake:
+        active = fake.seed_domain("a.mail.example.eu", "eu", state="active", dns_valid=True)
+        fake.seed_domain("u.mail.example.eu", "eu")
+        fake.seed_domain("moved.mail.example.eu", "us")
+        fake.inject(500, count=5, path="broken")
+        ok, unverified, moved, missing, broken = _views(
+            fake,
+            [
+                ("a.mail.example.eu", "eu"),
+                ("u.mail.example.eu", "eu"),
+                ("moved.mail.example.eu", "eu"),
+                ("none.mail.example.eu", "eu"),
+                ("broken.mail.example.eu", "eu"),
+            ],
+        )
+        assert (ok.status, ok.state, ok.message) == ("ok", "active", "")
+        assert ok.dkim_keys == {
+            f"{active.dkim_selector}._domainkey.a.mail.example.eu": active.dkim_public_key
+        }
+        assert (unverified.status, unverified.state) == ("wrong", "unverified")
+        assert unverified.message == (
+            "Mailgun state is 'unverified'; Mailgun does not see as valid: TXT u.mail.example.eu, "
+            f"TXT {active.dkim_selector}._domainkey.u.mail.example.eu, CNAME email.u.mail.example.eu, "
+            "MX u.mail.example.eu, MX u.mail.example.eu"
+        )
+        assert (moved.status, moved.message) == ("missing", "not in Mailgun's EU region")
+        assert moved.hint == "moved.mail.example.eu exists in Mailgun's US region (migration not finished?)"
+        assert (missing.status, missing.hint) == ("missing", "")
+        assert broken.status == "error"
+        row = record_result("t", ok, verified=False)
+        assert (row.purpose, row.zone, row.type, row.expected, row.found) == (
+            "mailgun",
+            "mailgun eu",
+            "DOMAIN",
+            ["active"],
+            ["active"],
+        )
+        assert record_result("t", missing, verified=True).found == []
+        assert record_result("t", missing, verified=True).purpose == "mailgun-verify"
+        fake.set_dns_valid("u.mail.example.eu")
+        (verified,) = _views(fake, [("u.mail.example.eu", "eu")], trigger=True)
+        assert (verified.status, verified.state) == ("ok", "active")
+        assert fake.count("PUT", "/v4/domains/u.mail.example.eu/verify", "eu") == 1
+
+
+# -- reports -------------------------------------------------------------------------------------------
+
+
+def test_table_and_json_reports() -> None:
+    import io
+    import json
+
+    from mailfleet.check.report import OUTPUTS, JsonReport, TableReport
+
+    good = res.RecordResult("a", "mx", "ours", "a.test", "MX", res.OK, ["10 m"], ["10 m"])
+    warn = res.RecordResult("a", "dmarc", "ours", "_dmarc.a.test", "TXT", res.OK)
+    warn.findings.append(res.Finding("warning", "dmarc-p-none", "p=none only monitors", "RFC 7489 §6.3"))
+    bad = res.RecordResult(
+        "b", "spf", "b.test", "b.test", "TXT", res.WRONG, ["v=spf1 ~all"], [], "differs", "fix it"
+    )
+    bad.findings.append(res.Finding("error", "spf-x", "another problem"))
+    run_ = res.RunResult(
+        [res.TenantResult("a", "eu", "eu", [good, warn]), res.TenantResult("b", "eu", "eu", [bad])],
+        nameserver="127.0.0.1:53",
+        queries=7,
+    )
+    table = TableReport()
+    assert table.rows(run_) == [
+        ("a", "ok", "mx", "ours", "a.test", "MX", ""),
+        ("a", "ok", "dmarc", "ours", "_dmarc.a.test", "TXT", "warning: p=none only monitors (RFC 7489 §6.3)"),
+        (
+            "b",
+            "wrong",
+            "spf",
+            "b.test",
+            "b.test",
+            "TXT",
+            "differs\nexpected: v=spf1 ~all\nfound: (nothing)\nhint: fix it\nerror: another problem",
+        ),
+    ]
+    assert table.summary(run_) == (
+        "2 tenant(s), 1 not ok; records: 2 ok, 0 missing, 1 wrong, 0 timeout, 0 error; 1 warning(s); "
+        "7 DNS queries to 127.0.0.1:53"
+    )
+    out = io.StringIO()
+    TableReport(out).run(run_)
+    assert "b.test" in out.getvalue() and "1 warning(s)" in out.getvalue()
+    # over 20 tenants: only what is not ok or warns
+    many = res.RunResult([res.TenantResult(f"t{i}", "eu", "eu", [good]) for i in range(21)])
+    many.tenants[0].records.append(bad)
+    assert [r[0] for r in table.rows(many)] == ["t0"]
+    buf = io.StringIO()
+    JsonReport(buf).run(run_)
+    doc = json.loads(buf.getvalue())
+    assert doc["summary"]["exit_code"] == 1 and doc["summary"]["warnings"] == 1
+    assert set(OUTPUTS) == {"table", "json"}
+    from mailfleet.check.report import _short
+
+    assert _short("x" * 90) == "x" * 90
+    assert _short("x" * 91) == "x" * 70 + "…" + "x" * 19
