@@ -21,12 +21,14 @@ Contract:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
 
@@ -42,6 +44,7 @@ from mailfleet.migrate.runner import (
     RecoveringRunner,
     StackBlocked,
     StackRunner,
+    UpResult,
     can_recover,
     tenant_resources,
 )
@@ -49,6 +52,7 @@ from mailfleet.model.migration import (
     LOWERED_TTL,
     POINT_OF_NO_RETURN,
     STEP_NAMES,
+    InboundGap,
     Migration,
     epoch,
     now_iso,
@@ -123,6 +127,83 @@ class _Run:
             self.reload()
 
 
+@dataclass(eq=False)
+class _UpRequest:
+    tenants: list[str] | None
+    done: bool = False
+    result: UpResult | None = None
+    error: BaseException | None = None
+
+
+class _StackGate:
+    """One stack's runner operations in this process: ``mutex`` serialises them (the backend
+    would refuse a second one while the first holds its lock), and ``up`` merges the targeted
+    ups that tenants ask for while another is running into one up (group commit): a tenant
+    never waits for more than the up in flight, and 500 tenants do not cost 500 ups."""
+
+    def __init__(self, stack: str) -> None:
+        self.stack = stack
+        self.mutex = threading.RLock()
+        self._cond = threading.Condition()
+        self._queue: list[_UpRequest] = []
+        self._leading = False
+
+    def up(self, run_up: Callable[[list[str] | None], UpResult], tenants: list[str] | None) -> UpResult:
+        req = _UpRequest(None if tenants is None else sorted(set(tenants)))
+        with self._cond:
+            self._queue.append(req)
+        while True:
+            with self._cond:
+                if req.done:
+                    break
+                if self._leading:
+                    self._cond.wait()
+                    continue
+                self._leading = True
+                batch, self._queue = self._queue, []
+            try:
+                self._serve(batch, run_up)
+            finally:
+                with self._cond:
+                    self._leading = False
+                    self._cond.notify_all()
+        if req.error is not None:
+            raise req.error
+        assert req.result is not None
+        return req.result
+
+    def _serve(self, batch: list[_UpRequest], run_up: Callable[[list[str] | None], UpResult]) -> None:
+        whole = any(r.tenants is None for r in batch)
+        merged = None if whole else sorted({t for r in batch for t in r.tenants or ()})
+        try:
+            with self.mutex:
+                try:
+                    result = run_up(merged)
+                    for r in batch:
+                        r.result = result
+                except (MailfleetError, MailgunError) as exc:
+                    if len(batch) == 1 or whole:
+                        for r in batch:
+                            r.error = exc
+                    else:
+                        # Which tenant's resources failed? Each alone (idempotent: what the
+                        # merged up did is not done again), so no tenant fails for another.
+                        for r in batch:
+                            try:
+                                r.result = run_up(r.tenants)
+                            except (MailfleetError, MailgunError) as one:
+                                r.error = one
+        except BaseException as exc:  # a kill (tests) or an interrupt: every waiter sees it
+            for r in batch:
+                if r.result is None and r.error is None:
+                    r.error = exc
+            raise
+        finally:
+            with self._cond:
+                for r in batch:
+                    r.done = True
+
+
 class Migrator:
     """Starts, resumes and aborts moves of tenants between region stacks."""
 
@@ -155,6 +236,13 @@ class Migrator:
         self._project: Project | None = None
         self._pending_exports: dict[str, Any] = {}
         self._recover = False  # set by resume: stacks left blocked by a dead update are recovered
+        self._gates: dict[str, _StackGate] = {}
+        self._gates_lock = threading.Lock()
+        self._route_indexes: dict[str, export_mod.RouteIndex] = {}
+        self._route_indexes_lock = threading.Lock()
+        # Inbound gap marks, by slug, between a step's work and the journal write ending it.
+        self._deleted_at: dict[str, float] = {}
+        self._live_at: dict[str, float] = {}
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -270,16 +358,21 @@ class Migrator:
     def resume(self, slugs: list[str], *, batch: int = 50, recover: bool = True) -> list[Outcome]:
         """Run every tenant of ``slugs`` from its journal's next step to the end.
 
-        ``recover`` (``mailfleet migrate resume``): a stack an interrupted run left locked or
-        with pending operations is recovered by the runner (``_stack_op``)."""
-        outcomes: list[Outcome] = []
+        Each tenant runs its own step sequence; at most ``batch`` tenants run at once (a worker
+        pool), so a tenant waiting (for its source domain's 404, for DNS) or failing never holds
+        back another: the others' steps go on, and their stack runs are targeted at their own
+        resources (``_up``). ``recover`` (``mailfleet migrate resume``): a stack an interrupted
+        run left locked or with pending operations is recovered by the runner (``_stack_op``)."""
         self._recover = recover
+        self._route_indexes.clear()
         try:
-            for i in range(0, len(slugs), max(1, batch)):
-                outcomes.extend(self._run_batch(slugs[i : i + max(1, batch)]))
+            workers = min(max(1, batch), len(slugs))
+            if workers <= 1:
+                return [self._run_tenant(slug) for slug in slugs]
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="migrate") as pool:
+                return list(pool.map(self._run_tenant, slugs))
         finally:
             self._recover = False
-        return outcomes
 
     def _acquire(self, slug: str) -> _Run:
         journal = Journal(self.tenants_dir, slug)
@@ -299,37 +392,27 @@ class Migrator:
             raise
         return _Run(slug, journal, tenant, lock)
 
-    def _run_batch(self, slugs: list[str]) -> list[Outcome]:
-        outcomes: dict[str, Outcome] = {}
-        runs: list[_Run] = []
-        for slug in slugs:
-            try:
-                runs.append(self._acquire(slug))
-            except (MigrationBusy, MailfleetError) as exc:
-                outcomes[slug] = Outcome(slug, False, None, "; ".join(exc.lines()))
+    def _run_tenant(self, slug: str) -> Outcome:
+        """One tenant from its next step to the end (or the step that failed); its lock held throughout."""
         try:
-            active = [r for r in runs if r.migration.state != "done"]
-            for r in runs:
-                if r.migration.state == "done":
-                    outcomes[r.slug] = Outcome(r.slug, True, None, "already done")
-            for step in STEP_NAMES:
-                group = [r for r in active if r.migration.next_step == step]
-                if not group:
-                    continue
-                failed = self._run_step(step, group)
-                for r, message in failed.items():
-                    outcomes[r.slug] = Outcome(r.slug, False, step, message)
-                active = [r for r in active if r not in failed]
-            for r in active:
-                r.reload()
-                if r.migration.state == "done":
-                    outcomes[r.slug] = Outcome(r.slug, True, None, "done")
-                else:
-                    outcomes[r.slug] = Outcome(r.slug, False, r.migration.next_step, "not finished")
+            r = self._acquire(slug)
+        except (MigrationBusy, MailfleetError) as exc:
+            return Outcome(slug, False, None, "; ".join(exc.lines()))
+        try:
+            if r.migration.state == "done":
+                return Outcome(slug, True, None, "already done")
+            while (step := r.migration.next_step) is not None:
+                failed = self._run_step(step, [r])
+                if r in failed:
+                    return Outcome(slug, False, step, failed[r])
+                if r.migration.state != "done" and r.migration.next_step == step:
+                    break  # a step that neither failed nor finished: report it, never loop
+            r.reload()
+            if r.migration.state == "done":
+                return Outcome(slug, True, None, "done")
+            return Outcome(slug, False, r.migration.next_step, "not finished")
         finally:
-            for r in runs:
-                r.lock.release()
-        return [outcomes[s] for s in slugs if s in outcomes]
+            r.lock.release()
 
     def _run_step(self, step: str, group: list[_Run]) -> dict[_Run, str]:
         """Run ``step`` for ``group``; returns the tenants that failed, with why."""
@@ -395,6 +478,26 @@ class Migrator:
             return {"ttl_wait_until": now_iso(self.clock() + r.migration.original_ttl)}
         if step == "export":
             return {"export": self._pending_exports.pop(r.slug)}
+        if step == POINT_OF_NO_RETURN and r.migration.inbound_gap is None:
+            # The release up has returned: the source region accepted the domain's delete.
+            deleted = self._deleted_at.pop(r.slug, None) or self.clock()
+            return {
+                "inbound_gap": InboundGap(
+                    source_deleted_at=round(deleted, 3), resolver_cache_s=r.migration.lowered_ttl
+                )
+            }
+        if step == "cutover.create-target":
+            gap = r.migration.inbound_gap
+            if gap is not None and gap.target_live_at is None:
+                live = self._live_at.pop(r.slug, None) or self.clock()
+                return {
+                    "inbound_gap": gap.model_copy(
+                        update={
+                            "target_live_at": round(live, 3),
+                            "seconds": round(max(0.0, live - gap.source_deleted_at), 3),
+                        }
+                    )
+                }
         return {}
 
     def _finish(self, r: _Run) -> None:
@@ -423,9 +526,41 @@ class Migrator:
     def _target(self, r: _Run) -> StackConfig:
         return self.stack_for(r.migration.to, r.tenant)
 
-    def _up(self, stack: StackConfig) -> None:
-        result = self._stack_op(self.runner.up, stack.name)
-        log.info("up stack=%s changes=%s", stack.name, {k: len(v) for k, v in result.changes.items()})
+    def _gate(self, stack: str) -> _StackGate:
+        with self._gates_lock:
+            if stack not in self._gates:
+                self._gates[stack] = _StackGate(stack)
+            return self._gates[stack]
+
+    def _up(self, stack: StackConfig, runs: list[_Run] | None = None) -> None:
+        """``up`` of ``stack`` targeted at the tenants of ``runs`` (None: the whole stack).
+
+        Tenants advance independently, so several may want the same stack at once: their
+        targeted ups are merged into one (``_StackGate``); a merged up that fails is retried per
+        tenant, so one tenant's failure is never another's."""
+        self._up_tenants(stack, None if runs is None else [r.slug for r in runs])
+
+    def _up_tenants(self, stack: StackConfig, slugs: list[str] | None) -> None:
+        def run_up(tenants: list[str] | None) -> UpResult:
+            if tenants is None:
+                return self._stack_op(self.runner.up, stack.name)
+            return self._stack_op(partial(self.runner.up, tenants=tenants), stack.name)
+
+        result = self._gate(stack.name).up(run_up, slugs)
+        log.info(
+            "up stack=%s tenants=%s changes=%s",
+            stack.name,
+            "all" if slugs is None else len(slugs),
+            {k: len(v) for k, v in result.changes.items()},
+        )
+
+    def _locked(self, *stacks: str) -> contextlib.ExitStack:
+        """Hold the in-process mutex of ``stacks`` (sorted: no deadlock) for a runner operation
+        that takes the backend's lock, so this run's own operations never refuse each other."""
+        held = contextlib.ExitStack()
+        for name in sorted(set(stacks)):
+            held.enter_context(self._gate(name).mutex)
+        return held
 
     def _stack_op(self, call: Callable[..., T], *args: Any) -> T:
         """``call(*args)``; when resuming, a stack an interrupted update left blocked is recovered by
@@ -451,7 +586,7 @@ class Migrator:
 
     def _step_lower_ttl(self, step: str, group: list[_Run]) -> dict[str, str]:
         for source in {self._source(r).name: self._source(r) for r in group}.values():
-            self._up(source)
+            self._up(source, [r for r in group if self._source(r).name == source.name])
         for r in group:
             manual = self._changing_manual_records(r)
             if manual:
@@ -480,10 +615,14 @@ class Migrator:
         return {}
 
     def _step_export(self, step: str, group: list[_Run]) -> dict[str, str]:
-        # Routes are account-wide per region: list them once for the whole batch.
+        # Routes are account-wide per region: list them once per run (the tenants' routes,
+        # hand-made ones included, do not change while they wait for their export).
         indexes: dict[str, export_mod.RouteIndex] = {}
         for region in {r.migration.from_region for r in group}:
-            indexes[region] = export_mod.RouteIndex.fetch(self.mailgun(region))
+            with self._route_indexes_lock:
+                if region not in self._route_indexes:
+                    self._route_indexes[region] = export_mod.RouteIndex.fetch(self.mailgun(region))
+                indexes[region] = self._route_indexes[region]
 
         def one(r: _Run) -> None:
             source = self._source(r)
@@ -540,7 +679,8 @@ class Migrator:
         for (src, dst), runs in by_source.items():
             held = self.runner.resources(src)
             dns = [res.urn for r in runs for res in tenant_resources(held, r.slug, DNS_TYPES)]
-            moved = self._stack_op(self.runner.state_move, src, dst, dns) if dns else []
+            with self._locked(src, dst):
+                moved = self._stack_op(self.runner.state_move, src, dst, dns) if dns else []
             log.info("dns ownership moved src=%s dst=%s records=%d", src, dst, len(moved))
             domains = [
                 res.urn
@@ -548,8 +688,12 @@ class Migrator:
                 for res in tenant_resources(held, r.slug, frozenset({TYPE_MAILGUN_DOMAIN}))
             ]
             if domains:
-                self._stack_op(self.runner.unprotect, src, domains)
-            self._up(self.project.stacks[src])
+                with self._locked(src):
+                    self._stack_op(self.runner.unprotect, src, domains)
+            self._up(self.project.stacks[src], runs)
+            deleted = self.clock()
+            for r in runs:
+                self._deleted_at[r.slug] = deleted
         return {}
 
     def _step_wait_gone(self, step: str, group: list[_Run]) -> dict[str, str]:
@@ -580,7 +724,10 @@ class Migrator:
 
     def _step_create_target(self, step: str, group: list[_Run]) -> dict[str, str]:
         for target in {self._target(r).name: self._target(r) for r in group}.values():
-            self._up(target)
+            self._up(target, [r for r in group if self._target(r).name == target.name])
+        live = self.clock()  # domains created, routes live: the target accepts the tenant's mail
+        for r in group:
+            self._live_at[r.slug] = live
         return {}
 
     def _step_import_data(self, step: str, group: list[_Run]) -> dict[str, str]:
@@ -652,7 +799,7 @@ class Migrator:
 
     def _step_release_source_routes(self, step: str, group: list[_Run]) -> dict[str, str]:
         for source in {self._source(r).name: self._source(r) for r in group}.values():
-            self._up(source)
+            self._up(source, [r for r in group if self._source(r).name == source.name])
 
         def one(r: _Run) -> None:
             # Routes mailfleet does not manage were recreated in the target (import-data):
@@ -738,7 +885,7 @@ class Migrator:
 
     def _step_finalize(self, step: str, group: list[_Run]) -> dict[str, str]:
         for target in {self._target(r).name: self._target(r) for r in group}.values():
-            self._up(target)
+            self._up(target, [r for r in group if self._target(r).name == target.name])
         return {}
 
     # -- helpers --------------------------------------------------------------------------
@@ -793,7 +940,7 @@ class Migrator:
             journal.write(None)
             journal.remove_export()
             # The source stack declares the tenant in full again (TTLs back to normal).
-            self._up(source)
+            self._up_tenants(source, [slug])
         log.info("aborted slug=%s", slug)
 
 

@@ -45,10 +45,13 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from mailfleet.desired import naming
 from mailfleet.migrate.runner import (
     LockHolder,
     RunnerError,
@@ -163,23 +166,54 @@ class AutomationRunner:
 
     # -- StackRunner -----------------------------------------------------------------------
 
-    def up(self, stack: str, *, recover: bool = False) -> UpResult:
-        """``pulumi up``; with ``recover``, a stack left blocked is recovered once, then retried."""
+    def up(self, stack: str, *, recover: bool = False, tenants: Sequence[str] | None = None) -> UpResult:
+        """``pulumi up``; with ``recover``, a stack left blocked is recovered once, then retried.
+        ``tenants``: targeted at those tenants' components and their children (``target_args``)."""
         try:
-            return self._up(stack)
+            return self._up(stack, tenants)
         except StackBlocked as exc:
             if not recover:
                 raise
             log.warning("stack blocked stack=%s reason=%s: recovering", stack, exc.reason)
         self.recover(stack)
-        return self._up(stack)
+        return self._up(stack, tenants)
 
-    def _up(self, stack: str) -> UpResult:
+    def project_name(self) -> str:
+        """The Pulumi project's name (``name:`` in the checkout's ``Pulumi.yaml``): part of every URN."""
+        try:
+            doc = yaml.safe_load((self.root / "Pulumi.yaml").read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise RunnerError(f"{self.root / 'Pulumi.yaml'}: cannot read the project name ({exc})") from None
+        name = doc.get("name") if isinstance(doc, dict) else None
+        if not isinstance(name, str) or not name:
+            raise RunnerError(f"{self.root / 'Pulumi.yaml'}: name: missing")
+        return name
+
+    def target_args(self, stack: str, tenants: Sequence[str]) -> list[str]:
+        """``--target`` per tenant's ``TenantMail`` component URN, then ``--target-dependents``:
+        Pulumi counts a child as a dependent of its parent, so the component's whole subtree
+        (domains, routes, webhooks, credential, records, outbound setting) is in the update,
+        including deletes of children the program no longer declares; nothing else is."""
+        project = self.project_name()
+        args: list[str] = []
+        for slug in sorted(set(tenants)):
+            args += [
+                "--target",
+                f"urn:pulumi:{stack}::{project}::{naming.COMPONENT_TYPE}::{naming.component(slug)}",
+            ]
+        return [*args, "--target-dependents"]
+
+    def _up(self, stack: str, tenants: Sequence[str] | None = None) -> UpResult:
+        if tenants is not None and not tenants:
+            return UpResult(stack=stack, changes={})
+        targets = self.target_args(stack, tenants) if tenants is not None else []
         pending = self.pending_operations(stack)
         if pending:
             raise pending_error(stack, pending)
         proc = self._call(
-            "pulumi up", stack, ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", stack]
+            "pulumi up",
+            stack,
+            ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", stack, *targets],
         )
         for line in proc.stdout.splitlines():
             log.info("pulumi stack=%s %s", stack, line.rstrip())

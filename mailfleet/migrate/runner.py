@@ -20,6 +20,8 @@ real CLI.
 Contract for implementations:
 - ``up`` is idempotent: with nothing changed it changes nothing; it raises ``RunnerError``
   (message without secrets) when any resource operation fails, after recording what did succeed;
+  ``up(stack, tenants=[...])`` touches only those tenants' resources (``--target``), so that
+  tenants of one stack advance independently (``mailfleet.migrate.engine``);
 - ``state_move`` moves only the given URNs still present in ``src`` (and their children) and
   returns the URNs it moved; moving URNs already moved is a no-op (so a resumed step is safe);
 - ``unprotect`` is idempotent and ignores URNs that are not in the stack.
@@ -38,7 +40,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -175,8 +177,13 @@ class UpResult:
 
 
 class StackRunner(Protocol):
-    def up(self, stack: str) -> UpResult:
-        """Run the program of ``stack`` against the checkout's files and apply the changes."""
+    def up(self, stack: str, *, tenants: Sequence[str] | None = None) -> UpResult:
+        """Run the program of ``stack`` against the checkout's files and apply the changes.
+
+        ``tenants`` (slugs): a *targeted* up that creates, updates and deletes only those
+        tenants' resources (Pulumi: ``--target`` each tenant's ``TenantMail`` component URN,
+        ``--target-dependents`` for its children); every other resource of the stack stays as
+        the checkpoint has it, changed or not. ``None``: the whole stack."""
         ...
 
     def resources(self, stack: str) -> list[StackResource]:

@@ -129,6 +129,22 @@ class Export(_Strict):
     templates: Annotated[int, Field(ge=0)] | None = None  # template versions exported (absent: none)
 
 
+class InboundGap(_Strict):
+    """The tenant's inbound gap, measured by the engine on its clock (epoch seconds).
+
+    It runs from the moment the source region accepted the delete of the tenant's Mailgun
+    domain (the release ``up`` returned: the provider's ``DELETE`` was answered) until the
+    target region accepts mail for the tenant's addresses (the create-target ``up`` returned:
+    the domain is created and its routes are live). ``resolver_cache_s`` is reported apart:
+    after the gap, resolvers may still hand out the old MX for up to the lowered TTL.
+    """
+
+    source_deleted_at: Annotated[float, Field(ge=0)]
+    target_live_at: Annotated[float, Field(ge=0)] | None = None
+    seconds: Annotated[float, Field(ge=0)] | None = None
+    resolver_cache_s: Annotated[int, Field(ge=0, le=86400)]
+
+
 class Migration(_Strict):
     """The ``migration:`` block. ``from``/``to`` are regions; ``steps`` maps step name to times."""
 
@@ -145,6 +161,7 @@ class Migration(_Strict):
     export: Export | None = None
     owner: Owner | None = None
     steps: dict[str, StepRecord] = Field(default_factory=dict)
+    inbound_gap: InboundGap | None = None
     finished_at: Timestamp | None = None
 
     @model_validator(mode="after")

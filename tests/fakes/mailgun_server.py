@@ -260,6 +260,8 @@ class FakeMailgun:
         self.echo_enabled = echo
         self.echo_into: tuple[str, ...] = tuple(echo_into)
         self.delete_delay = delete_delay
+        # Domains whose background delete never completes (a tenant stuck at wait-gone).
+        self.never_gone: set[str] = set()
         self.host = host
         self.dns_checker = dns_checker
         self.clock = clock
@@ -551,7 +553,11 @@ class FakeMailgun:
     def _purge_deleted(self) -> None:
         now = self.clock()
         for name, dom in list(self.domains.items()):
-            if dom.deleted_at is not None and now - dom.deleted_at >= self.delete_delay:
+            if (
+                dom.deleted_at is not None
+                and now - dom.deleted_at >= self.delete_delay
+                and name not in self.never_gone
+            ):
                 del self.domains[name]
                 self.webhooks.pop((dom.region, name), None)
                 self.credentials.pop((dom.region, name), None)

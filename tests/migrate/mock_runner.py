@@ -81,12 +81,13 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from components.mocked import pulumi_config
+from mailfleet.desired.naming import COMPONENT_TYPE
 from mailfleet.mailgun.client import MailgunClient
 from mailfleet.mailgun.errors import MailgunError
 from mailfleet.migrate.recovery import MailgunLookup
@@ -149,6 +150,7 @@ KillHook = Callable[[str, str, str], None]
 # Lock ids held by operations of this process that are still running (a killed one is removed:
 # its lock file stays, and its holder counts as dead although the process lives on).
 _LIVE_LOCKS: set[str] = set()
+_PROGRAM = threading.RLock()
 _GUARD = threading.RLock()  # lock files and checkpoints, between the threads of this process
 
 
@@ -215,6 +217,15 @@ def _camel(name: str) -> str:
     """An ``ignore_changes`` entry as the engine names the property (``dkim_selector`` -> ``dkimSelector``)."""
     head, *rest = name.split("_")
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+def _unqualified(urn: str) -> str:
+    """``urn`` without its parent-type qualifiers (``A$B`` -> ``B``): the mocks prefix the root
+    stack's type to a top-level resource's type, the engine does not, and ``--target`` names
+    the engine's URN."""
+    head, sep, name = urn.rpartition("::")
+    prefix, _, type_ = head.rpartition("::")
+    return f"{prefix}::{type_.rpartition('$')[2]}{sep}{name}" if sep and prefix else urn
 
 
 def _copy(res: dict[str, Any]) -> dict[str, Any]:
@@ -355,6 +366,9 @@ class _Op:
     lock_id: str | None = None
     changes: dict[str, list[str]] = field(default_factory=dict)
     dead: bool = False
+    # ``--target`` URNs of a targeted up (None: every resource); with ``--target-dependents``
+    # a resource whose parent is targeted is targeted too (filled in as registrations come).
+    targets: set[str] | None = None
 
 
 # -- the runner ---------------------------------------------------------------------------------
@@ -1022,6 +1036,16 @@ class MockStackRunner:
             self._alive(run)
             seen.append(urn)
             old = run.checkpoint.resources.get(urn)
+            if run.targets is not None:
+                if _unqualified(urn) in run.targets or parent in run.targets:
+                    run.targets.add(urn)
+                elif not type_.startswith("pulumi:providers:"):
+                    # Not targeted: Pulumi leaves it exactly as the checkpoint has it (an
+                    # untargeted create is skipped; the program sees the declared inputs).
+                    if old is None:
+                        return f"{name}-id", plain
+                    computed = {k: v for k, v in (old.get("outputs") or {}).items() if k not in inputs}
+                    return old.get("id") or f"{name}-id", {**plain, **computed}
             if old is not None and ignore:
                 new["inputs"] = self._ignoring(inputs, old["inputs"], ignore)
                 plain = {**plain, **{k: _unwrap(old["inputs"].get(k)) for k in ignore if k in old["inputs"]}}
@@ -1082,26 +1106,41 @@ class MockStackRunner:
             return self._provider_region(old) != self._provider_region(new)
         return False
 
-    def up(self, stack: str, *, recover: bool = False) -> UpResult:
+    def up(self, stack: str, *, recover: bool = False, tenants: Sequence[str] | None = None) -> UpResult:
         """The ``StackRunner`` ``up``, as ``AutomationRunner.up``: refuses a stack with pending
-        operations or a lock (``StackBlocked``); with ``recover``, recovers once and retries."""
+        operations or a lock (``StackBlocked``); with ``recover``, recovers once and retries.
+        ``tenants``: a targeted up (``--target`` each tenant's component, ``--target-dependents``)."""
         try:
-            return self._checked_up(stack)
+            return self._checked_up(stack, tenants)
         except StackBlocked:
             if not recover:
                 raise
         self.recover(stack)
-        return self._checked_up(stack)
+        return self._checked_up(stack, tenants)
 
-    def _checked_up(self, stack: str) -> UpResult:
+    def _checked_up(self, stack: str, tenants: Sequence[str] | None = None) -> UpResult:
         pending = self.pending_operations(stack)
         if pending:
             raise pending_error(stack, pending)
-        return self.pulumi_up(stack)
+        return self.pulumi_up(stack, tenants=tenants)
 
-    def pulumi_up(self, stack: str) -> UpResult:
+    def component_urn(self, stack: str, slug: str) -> str:
+        """The URN of tenant ``slug``'s ``TenantMail`` component in ``stack`` (its ``--target``)."""
+        return f"urn:pulumi:{stack}::{self.project}::{COMPONENT_TYPE}::{slug}"
+
+    def pulumi_up(self, stack: str, *, tenants: Sequence[str] | None = None) -> UpResult:
         """What ``pulumi up`` itself does: lock, read the checkpoint, run the program, diff,
-        apply step by step; pending operations only warn (``self.warnings``) and are kept."""
+        apply step by step; pending operations only warn (``self.warnings``) and are kept.
+
+        ``tenants`` makes it ``pulumi up --target <component URN>... --target-dependents``:
+        only those components and their descendants are created, updated or deleted; every
+        other resource keeps its checkpoint entry untouched (an untargeted create is skipped)."""
+        # The Pulumi SDK's runtime settings are process-global: one program at a time per
+        # process (real Pulumi runs each ``up`` in its own process).
+        with _PROGRAM:
+            return self._pulumi_up(stack, tenants)
+
+    def _pulumi_up(self, stack: str, tenants: Sequence[str] | None) -> UpResult:
         from pulumi.runtime import mocks as pulumi_mocks
         from pulumi.runtime.config import set_all_config
         from pulumi.runtime.settings import ROOT, SETTINGS
@@ -1114,6 +1153,8 @@ class MockStackRunner:
         runner = self
         seen: list[str] = []
         run = self._begin_op(stack)
+        if tenants is not None:
+            run.targets = {self.component_urn(stack, slug) for slug in tenants}
 
         class EngineMonitor(pulumi_mocks.MockMonitor):
             def RegisterResource(self, request: Any) -> Any:
@@ -1184,6 +1225,8 @@ class MockStackRunner:
             state = run.checkpoint.resources
             seen_set = set(seen)
             gone = [urn for urn in state if urn not in seen_set]
+            if run.targets is not None:
+                gone = [urn for urn in gone if self._targeted_in_state(state, urn, run.targets)]
             for urn in reversed(gone):  # dependents first
                 res = state[urn]
                 if res.get("protect"):
@@ -1199,6 +1242,18 @@ class MockStackRunner:
         finally:
             self._release(run)
         return UpResult(stack=stack, changes=run.changes)
+
+    @staticmethod
+    def _targeted_in_state(state: dict[str, Any], urn: str, targets: set[str]) -> bool:
+        """A resource of the checkpoint that a targeted up may delete: it, or an ancestor, is a
+        target (Pulumi's ``--target-dependents`` counts a child as its parent's dependent)."""
+        seen: set[str] = set()
+        while urn and urn not in seen:
+            if urn in targets or _unqualified(urn) in targets:
+                return True
+            seen.add(urn)
+            urn = (state.get(urn) or {}).get("parent", "")
+        return False
 
     # -- recovery -------------------------------------------------------------------------
 

@@ -418,3 +418,45 @@ def test_recovery_imports_what_mailgun_shows_went_through_with_the_exact_flags(
     assert fake_pulumi.argvs() == [EXPORT, EXPORT, refresh, EXPORT, UP]
     # Only reads, only in the region each resource names.
     assert {m for _, m, _ in lookups} == {"GET"} and {r for r, _, _ in lookups} == {"us"}
+
+
+def test_a_targeted_up_names_each_tenant_component_and_its_dependents(
+    fake_pulumi: FakePulumi, root: Path
+) -> None:
+    (root / "Pulumi.yaml").write_text("name: mailfleet-prod\nruntime: python\n")
+    fake_pulumi.replies(
+        {"match": EXPORT, "stdout": deployment()},
+        {"match": ["up"], "stdout": "Resources:\n    9 unchanged\n"},
+    )
+    runner = AutomationRunner(root)
+    runner.up(US, tenants=["harbor", "bluebird", "harbor"])
+    component = "urn:pulumi:us::mailfleet-prod::mailfleet:index:TenantMail::"
+    assert fake_pulumi.argvs() == [
+        EXPORT,
+        [
+            *UP,
+            "--target",
+            f"{component}bluebird",
+            "--target",
+            f"{component}harbor",
+            "--target-dependents",
+        ],
+    ]
+    # A targeted up of no tenant runs nothing (an empty --target list would be the whole stack).
+    fake_pulumi.replies({"match": ["up"], "stdout": ""})
+    runner.up(US, tenants=[])
+    assert fake_pulumi.argvs() == []
+    # Untargeted: the plain command, unchanged.
+    fake_pulumi.replies({"match": EXPORT, "stdout": deployment()}, {"match": ["up"], "stdout": ""})
+    runner.up(US)
+    assert fake_pulumi.argvs() == [EXPORT, UP]
+
+
+def test_a_targeted_up_without_a_readable_project_name_fails_in_one_line(
+    fake_pulumi: FakePulumi, root: Path
+) -> None:
+    fake_pulumi.replies({"match": EXPORT, "stdout": deployment()}, {"match": ["up"], "stdout": ""})
+    with pytest.raises(RunnerError) as exc:
+        AutomationRunner(root).up(US, tenants=["bluebird"])
+    assert "Pulumi.yaml" in str(exc.value) and len(str(exc.value).splitlines()) == 1
+    assert fake_pulumi.argvs() == []
