@@ -399,7 +399,7 @@ class Manager:
         runner = load_runner(
             None, self.stacks_dir, self.tenants_dir, find_created=MailgunLookup(lookup_client)
         )
-        options = Options()
+        options = Options(cutover_rate=rate)
         for name, env in (
             ("wait_gone_timeout", "MAILFLEET_MIGRATE_WAIT_TIMEOUT"),
             ("verify_timeout", "MAILFLEET_MIGRATE_VERIFY_TIMEOUT"),

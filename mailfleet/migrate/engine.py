@@ -36,6 +36,7 @@ from mailfleet.desired.build import build_tenant, changing_purposes, platform_do
 from mailfleet.desired.naming import CREDENTIAL_LOGIN, DNS_TYPES, TYPE_MAILGUN_DOMAIN
 from mailfleet.desired.state import DnsRecord, TenantState
 from mailfleet.errors import InvalidData, MailfleetError, Problem, UsageError
+from mailfleet.mailgun import ratelimit
 from mailfleet.mailgun.client import SUPPRESSION_KINDS, MailgunClient
 from mailfleet.mailgun.errors import MailgunError
 from mailfleet.migrate import export as export_mod
@@ -92,6 +93,11 @@ class Options:
     lowered_ttl: int = LOWERED_TTL
     max_ttl_wait: float | None = None  # cap on the prepare.wait-ttl wait (None: the full old TTL)
     workers: int = 8  # tenants of a batch whose Mailgun calls run at once
+    # Mailgun requests per minute (the run's --rate) by which tenants are spaced at the point
+    # of no return: each passes it one target create's worth of calls after the previous one,
+    # so tenants' creates do not meet in the rate budget and lengthen each other's gap. None:
+    # no spacing.
+    cutover_rate: float | None = None
 
 
 @dataclass
@@ -127,9 +133,15 @@ class _Run:
             self.reload()
 
 
+# The steps during which the tenant's inbound mail waits (from the source domain's delete to
+# the target's create): their calls use the rate limiter's urgent lane.
+GAP_STEPS = frozenset({"cutover.wait-source-gone", "cutover.create-target"})
+
+
 @dataclass(eq=False)
 class _UpRequest:
     tenants: list[str] | None
+    urgent: bool = False
     done: bool = False
     result: UpResult | None = None
     error: BaseException | None = None
@@ -149,7 +161,7 @@ class _StackGate:
         self._leading = False
 
     def up(self, run_up: Callable[[list[str] | None], UpResult], tenants: list[str] | None) -> UpResult:
-        req = _UpRequest(None if tenants is None else sorted(set(tenants)))
+        req = _UpRequest(None if tenants is None else sorted(set(tenants)), urgent=ratelimit.URGENT.get())
         with self._cond:
             self._queue.append(req)
         while True:
@@ -176,7 +188,7 @@ class _StackGate:
         whole = any(r.tenants is None for r in batch)
         merged = None if whole else sorted({t for r in batch for t in r.tenants or ()})
         try:
-            with self.mutex:
+            with self.mutex, ratelimit.urgent(any(r.urgent for r in batch)):
                 try:
                     result = run_up(merged)
                     for r in batch:
@@ -242,6 +254,8 @@ class Migrator:
         self._route_indexes_lock = threading.Lock()
         # Inbound gap marks, by slug, between a step's work and the journal write ending it.
         self._deleted_at: dict[str, float] = {}
+        self._pace_lock = threading.Lock()
+        self._next_cutover = 0.0
         self._live_at: dict[str, float] = {}
 
     # -- plumbing -------------------------------------------------------------------------
@@ -402,7 +416,12 @@ class Migrator:
             if r.migration.state == "done":
                 return Outcome(slug, True, None, "already done")
             while (step := r.migration.next_step) is not None:
-                failed = self._run_step(step, [r])
+                if step == POINT_OF_NO_RETURN and not r.migration.started(step):
+                    self._pace_cutover(r)
+                # In its inbound gap, a tenant's Mailgun calls go before the others' (the
+                # rate limiter's urgent lane): a batch's exports never lengthen its gap.
+                with ratelimit.urgent(step in GAP_STEPS):
+                    failed = self._run_step(step, [r])
                 if r in failed:
                     return Outcome(slug, False, step, failed[r])
                 if r.migration.state != "done" and r.migration.next_step == step:
@@ -525,6 +544,22 @@ class Migrator:
 
     def _target(self, r: _Run) -> StackConfig:
         return self.stack_for(r.migration.to, r.tenant)
+
+    def _pace_cutover(self, r: _Run) -> None:
+        """Wait for this tenant's turn at the point of no return (``Options.cutover_rate``)."""
+        rate = self.options.cutover_rate
+        if not rate:
+            return
+        target = build_tenant(r.tenant, self._target(r))
+        # The target create's Mailgun calls, plus the wait's polls and the verify, roughly.
+        calls = len(target.domains) * 3 + len(target.routes) + len(target.webhooks) + 1
+        spacing = calls * 60.0 / rate
+        with self._pace_lock:
+            now = self.clock()
+            turn = max(now, self._next_cutover)
+            self._next_cutover = turn + spacing
+        if turn > now:
+            self.sleep(turn - now)
 
     def _gate(self, stack: str) -> _StackGate:
         with self._gates_lock:

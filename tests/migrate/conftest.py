@@ -278,6 +278,7 @@ def end_state(world: World, slug: str) -> dict[str, Any]:
     text = re.sub(r"(?ms)^  owner:.*?(?=^  \w)", "", text)
     text = re.sub(r"sha256: [0-9a-f]+", "sha256: X", text)
     text = re.sub(r"pid: \d+", "pid: X", text)
+    text = re.sub(r"(source_deleted_at|target_live_at|seconds): [0-9.]+", r"\1: X", text)
     return {
         "domains": domains,
         "routes": routes,

@@ -1137,10 +1137,19 @@ class MockStackRunner:
         other resource keeps its checkpoint entry untouched (an untargeted create is skipped)."""
         # The Pulumi SDK's runtime settings are process-global: one program at a time per
         # process (real Pulumi runs each ``up`` in its own process).
-        with _PROGRAM:
-            return self._pulumi_up(stack, tenants)
+        # The backend's lock first: a locked stack is refused at once, never queued.
+        run = self._begin_op(stack)
+        try:
+            _PROGRAM.acquire()
+        except BaseException:
+            self._release(run)
+            raise
+        try:
+            return self._pulumi_up(stack, tenants, run)
+        finally:
+            _PROGRAM.release()
 
-    def _pulumi_up(self, stack: str, tenants: Sequence[str] | None) -> UpResult:
+    def _pulumi_up(self, stack: str, tenants: Sequence[str] | None, run: _Op) -> UpResult:
         from pulumi.runtime import mocks as pulumi_mocks
         from pulumi.runtime.config import set_all_config
         from pulumi.runtime.settings import ROOT, SETTINGS
@@ -1152,7 +1161,6 @@ class MockStackRunner:
 
         runner = self
         seen: list[str] = []
-        run = self._begin_op(stack)
         if tenants is not None:
             run.targets = {self.component_urn(stack, slug) for slug in tenants}
 
@@ -1380,7 +1388,9 @@ class MockStackRunner:
     # -- state reads and edits ------------------------------------------------------------
 
     def resources(self, stack: str) -> list[StackResource]:
-        with _GUARD:
+        # self._lock first (the order _save takes them): an in-memory checkpoint another
+        # thread's up is writing is read whole, as `pulumi stack export` reads a snapshot.
+        with self._lock, _GUARD:
             checkpoint = self.store.load(stack)
             return [
                 StackResource(
@@ -1473,7 +1483,7 @@ class MockStackRunner:
 
     def held(self, stack: str) -> dict[str, dict[str, Any]]:
         """URN -> resource record of what ``stack`` holds now (read from its checkpoint)."""
-        with _GUARD:
+        with self._lock, _GUARD:
             return {
                 u: _copy(r)
                 for u, r in self.store.load(stack).resources.items()
