@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from mailfleet.blocklists.run import BlocklistResult
     from mailfleet.check.result import RunResult
     from mailfleet.cloudflare.client import CloudflareClient
+    from mailfleet.dedicated.bind import BindResult
     from mailfleet.dns.resolver import Nameserver
     from mailfleet.fleet_import.report import ImportReport
     from mailfleet.mailgun.client import MailgunClient
@@ -295,6 +296,23 @@ class Manager:
             on_target=on_target,
         )
         return BlocklistResult(targets, lists, nameserver, queries, bool(api_key), problems)
+
+    # -- dedicated IPs --------------------------------------------------------------------
+
+    def bind_ips(
+        self,
+        slugs: list[str],
+        region: Region | None,
+        api_key: str,
+        *,
+        dry_run: bool = False,
+        yes: bool = False,
+    ) -> BindResult:
+        """Bind each tenant's Mailgun domains to the dedicated IPs (or pool) its files name."""
+        from mailfleet.dedicated.bind import bind
+
+        pairs = self.check_targets(slugs, region)
+        return bind(pairs, self.mailgun_clients(api_key), dry_run=dry_run, yes=yes)
 
     # -- residency ------------------------------------------------------------------------
 

@@ -52,6 +52,7 @@ class TenantResidency:
     mx_hosts: list[str]
     migration: str | None
     leftovers: list[Leftover] = field(default_factory=list)
+    sending_ips: list[str] = field(default_factory=list)  # Mailgun dedicated IPs; [] = shared IPs
 
     @property
     def clean(self) -> bool:
@@ -65,6 +66,7 @@ class TenantResidency:
             "stored_mail": self.stored_mail,
             "mx_hosts": list(self.mx_hosts),
             "migration": self.migration,
+            "sending_ips": list(self.sending_ips),
             "clean": self.clean,
             "leftovers": [x.as_dict() for x in self.leftovers],
         }
@@ -90,10 +92,13 @@ def tenant_residency(
     mx_hosts: list[str] = []
     leftovers: list[Leftover] = []
     mailgun_regions: list[str] = []
+    sending_ips: list[str] = []
     for stack in stacks:
         if stack_declaration(tenant, stack) is None:
             continue
         state = build_tenant(tenant, stack)
+        if state.sending_ips is not None and stack.region == home:
+            sending_ips = list(state.sending_ips.ips)
         other = stack.region != home
         for d in state.domains:
             mailgun_regions.append(d.region)
@@ -153,7 +158,9 @@ def tenant_residency(
             f", next {m.next_step}" if m.state == "running" else ""
         )
     api_host = ", ".join(REGIONS[r].api_host for r in where) or facts.api_host
-    return TenantResidency(tenant.slug, tenant.region, api_host, stored, mx_hosts, migration, leftovers)
+    return TenantResidency(
+        tenant.slug, tenant.region, api_host, stored, mx_hosts, migration, leftovers, sending_ips
+    )
 
 
 def _live_leftovers(

@@ -63,6 +63,38 @@ class MailgunState:
         future.set_result(view)
         return view
 
+    async def ips_result(self, tenant: str, domain: MailgunDomain, expected: list[str]) -> res.RecordResult:
+        """``mailgun-ips``: the IPs Mailgun binds ``domain`` to against the dedicated IPs the
+        files name (``GET /v3/domains/{d}/ips``)."""
+        from mailfleet.mailgun.ips import domain_ips
+
+        row = res.RecordResult(
+            tenant,
+            "mailgun-ips",
+            f"mailgun {domain.region}",
+            domain.name,
+            "IPS",
+            res.ERROR,
+            expected=expected,
+        )
+        if self._sem is None:
+            self._sem = asyncio.Semaphore(self.workers)
+        try:
+            async with self._sem:
+                found = await asyncio.to_thread(domain_ips, self.clients[domain.region], domain.name)
+        except MailgunError as exc:
+            row.status = res.MISSING if exc.status == 404 else res.ERROR
+            row.message = str(exc)
+            return row
+        row.found = found
+        if sorted(found) == sorted(expected):
+            row.status = res.OK
+        else:
+            row.status = res.WRONG
+            row.message = "the domain does not send from the dedicated IPs the files name"
+            row.hint = "run `mailfleet bind-ips " + tenant + "` (pulumi-mailgun cannot bind IPs)"
+        return row
+
     def _fetch(self, name: str, region: str) -> DomainView:
         client = self.clients[region]
         try:

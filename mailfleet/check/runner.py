@@ -87,6 +87,13 @@ class CheckRunner:
 
             for view in await asyncio.gather(*views):
                 out.mailgun.append(record_result(tenant.slug, view, mailgun.trigger_verify))
+            if tenant.sending_ips is not None:
+                # pulumi-mailgun cannot bind IPs: report drift from what the files name.
+                expected = list(tenant.sending_ips.ips)
+                rows = await asyncio.gather(
+                    *(mailgun.ips_result(tenant.slug, d, expected) for d in tenant.domains)
+                )
+                out.mailgun.extend(rows)
         log.debug("tenant checked slug=%s status=%s", tenant.slug, out.status)
         if self.progress is not None:
             self.progress(tenant, out)
@@ -123,6 +130,7 @@ class CheckRunner:
                     REGIONS[region].spf_include,
                     self.evaluator,
                     rec.name,
+                    tenant.sending_ips.ips if tenant.sending_ips is not None else (),
                 )
             elif purpose == "dkim":
                 lookup_task = asyncio.ensure_future(self.resolver.txt(rec.name))

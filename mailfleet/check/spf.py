@@ -328,8 +328,13 @@ async def check(
     mailgun_include: str,
     evaluator: SpfEvaluator,
     domain: str,
+    dedicated: tuple[str, ...] = (),
 ) -> None:
-    """Fill ``record`` (status ok/missing/wrong/timeout/error, findings) for an SPF name."""
+    """Fill ``record`` (status ok/missing/wrong/timeout/error, findings) for an SPF name.
+
+    With ``dedicated`` (the tenant's Mailgun dedicated IPs) the record must not include
+    Mailgun's shared tree: each dedicated IP must pass, and an address of Mailgun's shared
+    ranges (another Mailgun customer) must not (``spf_eval``)."""
     if expected:
         record.expected = [expected]
     if record.undecided_by(lookup):
@@ -367,7 +372,9 @@ async def check(
         )
     tally, costs = await evaluator.evaluate(domain, value)
     record.findings.extend(tally.findings)
-    if mailgun_include not in tally.includes and not any(
+    if dedicated:
+        await _dedicated(record, evaluator, domain, mailgun_include, dedicated, tally.includes)
+    elif mailgun_include not in tally.includes and not any(
         f.severity == res.SEV_TIMEOUT for f in tally.findings
     ):
         record.findings.append(
@@ -401,3 +408,66 @@ async def check(
         )
     record.details.update({"lookups": tally.lookups, "void_lookups": tally.voids})
     record.apply_findings()
+
+
+async def _dedicated(
+    record: res.RecordResult,
+    evaluator: SpfEvaluator,
+    domain: str,
+    mailgun_include: str,
+    dedicated: tuple[str, ...],
+    includes: set[str] | list[str] | tuple[str, ...],
+) -> None:
+    from mailfleet.check.spf_eval import check_host, first_address
+
+    resolver = evaluator.resolver
+    if mailgun_include in includes:
+        record.findings.append(
+            res.Finding(
+                res.SEV_ERROR,
+                "spf-mailgun-shared",
+                f"the tenant sends from dedicated IPs, but its SPF record still includes {mailgun_include}: "
+                "every Mailgun customer passes SPF for this domain",
+            )
+        )
+    for ip in dedicated:
+        result = await check_host(resolver, ip, domain)
+        if result != "pass":
+            severity = res.SEV_UNDECIDED if result in (None, "temperror") else res.SEV_ERROR
+            record.findings.append(
+                res.Finding(
+                    severity,
+                    "spf-dedicated-ip-fails",
+                    f"the dedicated IP {ip} gets SPF {result or 'no verdict'}, not pass",
+                    "RFC 7208 §4",
+                )
+            )
+    stranger = await first_address(resolver, mailgun_include, set(dedicated))
+    if stranger is None:
+        record.findings.append(
+            res.Finding(
+                res.SEV_UNDECIDED,
+                "spf-stranger-unknown",
+                f"could not read an address of {mailgun_include}'s SPF tree to test a stranger with",
+            )
+        )
+        return
+    result = await check_host(resolver, stranger, domain)
+    record.details.update({"stranger_ip": stranger, "stranger_result": result})
+    if result == "pass":
+        record.findings.append(
+            res.Finding(
+                res.SEV_ERROR,
+                "spf-stranger-passes",
+                f"{stranger}, an address of Mailgun's shared ranges (another Mailgun customer), passes SPF",
+                "RFC 7208 §4",
+            )
+        )
+    elif result in (None, "temperror"):
+        record.findings.append(
+            res.Finding(
+                res.SEV_UNDECIDED,
+                "spf-stranger-unknown",
+                f"no SPF verdict for {stranger} ({result or 'a macro'})",
+            )
+        )

@@ -56,6 +56,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "mailfleet.cli.blocklists_cmd",
         "Check every sending IP and domain of the tenants against DNS blocklists (DNSBL/RBL).",
     ),
+    "bind-ips": (
+        "mailfleet.cli.bind_ips_cmd",
+        "Bind each tenant's Mailgun domains to the dedicated IPs (or IP pool) its files name.",
+    ),
     "residency": (
         "mailfleet.cli.residency_cmd",
         "The data-residency report a data-protection officer asks for.",

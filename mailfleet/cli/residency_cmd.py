@@ -55,13 +55,22 @@ def residency(
 
 
 def _render(report: dict, *, markdown: bool) -> None:  # type: ignore[type-arg]
-    headers = ("Tenant", "Region", "Mailgun API", "Stored mail", "MX hosts", "Leftovers")
+    headers = ("Tenant", "Region", "Mailgun API", "Stored mail", "MX hosts", "Sends from", "Leftovers")
     rows = []
     for t in report["tenants"]:
         left = "; ".join(f"{x['kind']} ({x['region']}): {x['detail']}" for x in t["leftovers"]) or "none"
         region = t["region"] + (f" [{t['migration']}]" if t["migration"] else "")
+        sends = "dedicated " + ", ".join(t["sending_ips"]) if t["sending_ips"] else "Mailgun shared IPs"
         rows.append(
-            (t["slug"], region, t["mailgun_api_host"], t["stored_mail"], ", ".join(t["mx_hosts"]), left)
+            (
+                t["slug"],
+                region,
+                t["mailgun_api_host"],
+                t["stored_mail"],
+                ", ".join(t["mx_hosts"]),
+                sends,
+                left,
+            )
         )
     summary = report["summary"]
     tail = (

@@ -49,9 +49,18 @@ def import_id(record: DnsRecord, found: AdoptedRecord, value: str | None) -> str
     return None
 
 
-def _spf(record: DnsRecord, found: AdoptedRecord, ours: list[str]) -> DnsRecord:
+def _spf(
+    record: DnsRecord, found: AdoptedRecord, ours: list[str], ip_terms: tuple[str, ...] = ()
+) -> DnsRecord:
     existing = found.spf
-    merged = spf.merge_into(existing, ours) if existing is not None else record.values[0]
+    # With dedicated IPs mailfleet's part is the ip4/ip6 terms: an include:mailgun.org the
+    # customer had for Mailgun is replaced, never left behind.
+    replace_ = (MAILGUN_SPF_INCLUDE,) if ip_terms else ()
+    merged = (
+        spf.merge_into(existing, ours, ip_terms=ip_terms, replace=replace_)
+        if existing is not None
+        else record.values[0]
+    )
     others = tuple(v for v in found.values if not is_spf(v))
     if record.provider == "route53":
         # One resource owns the RRset: it must carry the site verifications too.
@@ -101,7 +110,9 @@ def _dns(tenant: Tenant, state: TenantState, dns: DnsAdoption, stack_rua: str) -
             out.append(record)
             continue
         if record.purpose == "spf":
-            record = _spf(record, found, ours)
+            ips = state.sending_ips
+            terms = tuple(f"ip{6 if ':' in ip else 4}:{ip}" for ip in ips.ips) if ips is not None else ()
+            record = _spf(record, found, ours, terms)
         elif record.purpose == "dmarc":
             own = [stack_rua] if record.ours else [stack_rua, *tenant.dmarc.rua]
             record = _dmarc(

@@ -18,6 +18,7 @@ from mailfleet.desired.state import (
     MailgunRoute,
     MailgunWebhook,
     OutboundSetting,
+    SendingIps,
     StackState,
     TenantState,
 )
@@ -199,6 +200,12 @@ def _build_full(tenant: Tenant, stack: StackConfig) -> TenantState:
     slug = tenant.slug
     platform = platform_domain_of(tenant, stack)
     state = TenantState(slug=slug, display_name=tenant.name, region=region)
+    dedicated = tenant.mailgun_ips or stack.mailgun_ips
+    ip_terms = dedicated.spf_terms() if dedicated is not None else ()
+    if dedicated is not None:
+        state.sending_ips = SendingIps(
+            tuple(dedicated.ips), dedicated.pool, "tenant" if tenant.mailgun_ips is not None else "stack"
+        )
 
     state.domains.append(_mailgun_domain(tenant, platform, "platform", region))
     state.records.extend(
@@ -209,7 +216,7 @@ def _build_full(tenant: Tenant, stack: StackConfig) -> TenantState:
             provider="route53",
             zone=OURS,
             zone_id=platform_zone_of(tenant, stack),
-            spf_value=spf.Spf((facts.spf_include,), "~all").value,
+            spf_value=spf.Spf(() if ip_terms else (facts.spf_include,), "~all", ip_terms).value,
             with_mx=True,
         )
     )
@@ -221,7 +228,7 @@ def _build_full(tenant: Tenant, stack: StackConfig) -> TenantState:
     if sender is not None:
         sending_domain = sender.name
         state.domains.append(_mailgun_domain(tenant, sender.name, "sender", region))
-        merged = spf.merge(MAILGUN_SPF_INCLUDE, sender.spf_includes, sender.spf_all)
+        merged = spf.merge(MAILGUN_SPF_INCLUDE, sender.spf_includes, sender.spf_all, ip_terms=ip_terms)
         state.records.extend(
             _domain_records(
                 tenant,

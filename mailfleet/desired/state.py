@@ -283,6 +283,19 @@ class OutboundSetting:
         }
 
 
+@_fast_init
+@dataclass(frozen=True, slots=True)
+class SendingIps:
+    """The Mailgun dedicated IPs a tenant's domains send from (its own, or its stack's)."""
+
+    ips: tuple[str, ...]
+    pool: str | None
+    source: str  # "tenant" or "stack"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ips": list(self.ips), "pool": self.pool, "source": self.source}
+
+
 @dataclass(slots=True)
 class TenantState:
     """Everything one tenant needs in one region stack."""
@@ -297,6 +310,7 @@ class TenantState:
     outbound: OutboundSetting | None = None
     forwarding_addresses: list[str] = field(default_factory=list)
     credential_adopted: Adopted | None = None  # the CRM's SMTP login existed (import, keep password)
+    sending_ips: SendingIps | None = None  # Mailgun dedicated IPs; None: Mailgun's shared IPs
 
     @property
     def customer_records(self) -> list[DnsRecord]:
@@ -338,6 +352,7 @@ class TenantState:
             "dns_records": [r.as_dict() for r in self.records],
             "outbound": self.outbound.as_dict() if self.outbound else None,
             "forwarding_addresses": list(self.forwarding_addresses),
+            **({"sending_ips": self.sending_ips.as_dict()} if self.sending_ips is not None else {}),
         }
 
 

@@ -15,6 +15,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from mailfleet.model import names
+from mailfleet.model.ips import MailgunIps
 from mailfleet.model.region import REGIONS, Region, RegionFacts
 from mailfleet.model.reputation import ReputationSettings
 
@@ -78,6 +79,7 @@ class StackConfig(BaseModel):
     reputation: ReputationSettings = Field(default_factory=ReputationSettings)
     # The most tenants ``tenant add`` and ``shard rebalance`` place on this stack (None: no cap).
     shard_cap: Annotated[int, Field(ge=1)] | None = None
+    mailgun_ips: MailgunIps | None = None  # dedicated IPs of every tenant without its own
 
     @field_validator("aws_region")
     @classmethod
@@ -118,6 +120,7 @@ CONFIG_KEYS: dict[str, str] = {
     "mailfleet:recordTtl": "record_ttl",
     "mailfleet:reputation": "reputation",
     "mailfleet:shardCap": "shard_cap",
+    "mailfleet:mailgunIps": "mailgun_ips",
 }
 FIELD_KEYS = {v: k for k, v in CONFIG_KEYS.items()}
 

@@ -14,13 +14,13 @@ Secrets never live here.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from mailfleet.model import names
 from mailfleet.model.adoption import Adoption
+from mailfleet.model.ips import IpAddress, MailgunIps
 from mailfleet.model.migration import Migration
 from mailfleet.model.region import Region
 from mailfleet.model.shard_move import ShardMove
@@ -119,20 +119,6 @@ class Dkim(_Strict):
     bits: Annotated[Literal[1024, 2048], BeforeValidator(_key_size)] = 2048
 
 
-def _ip(value: str) -> str:
-    """An IP address, written as Python writes it (``2001:db8::1``, not ``2001:DB8:0::1``)."""
-    try:
-        address = ipaddress.ip_address(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not an IP address") from None
-    if str(address) != value:
-        raise ValueError(f"{value!r} must be written as {str(address)!r}")
-    return value
-
-
-IpAddress = Annotated[str, AfterValidator(_ip)]
-
-
 class Smtp(_Strict):
     host: Domain
     port: Annotated[int, Field(ge=1, le=65535)] = 587
@@ -171,6 +157,7 @@ class Tenant(_Strict):
     dkim: Dkim = Field(default_factory=Dkim)
     tracking: bool = False
     outbound: Outbound = Field(default_factory=Outbound)
+    mailgun_ips: MailgunIps | None = None  # dedicated IPs (else the stack's, else Mailgun's shared)
     migration: Migration | None = None
     adopted: Adoption | None = None
     shard_move: ShardMove | None = None

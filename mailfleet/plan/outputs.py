@@ -42,6 +42,18 @@ def tenant_rows(t: TenantState) -> Iterator[Row]:
             "",
             f"dkim {d.dkim_selector}/{d.dkim_key_size} tracking={'on' if d.open_tracking else 'off'}",
         )
+    if t.sending_ips is not None:
+        ips = t.sending_ips
+        pool = f" (pool {ips.pool})" if ips.pool else ""
+        yield (
+            "dedicated ips",
+            "mailgun",
+            ", ".join(d.name for d in t.domains),
+            ips.source,
+            "",
+            f"send from {', '.join(ips.ips)}{pool}; SPF lists them instead of include:mailgun.org "
+            "(mailfleet bind-ips binds them)",
+        )
     for r in t.routes:
         yield (
             _kind("route", r.adopted),

@@ -70,6 +70,13 @@ def as_data(tenant: Tenant, *, full: bool = False) -> dict[str, Any]:
         elif full:
             outbound["smtp"] = None
         data["outbound"] = outbound
+    if tenant.mailgun_ips is not None:
+        ips: dict[str, Any] = {"ips": list(tenant.mailgun_ips.ips)}
+        if tenant.mailgun_ips.pool is not None:
+            ips["pool"] = tenant.mailgun_ips.pool
+        data["mailgun_ips"] = ips
+    elif full:
+        data["mailgun_ips"] = None
     if tenant.adopted is not None:
         data["adopted"] = tenant.adopted.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
     elif full:

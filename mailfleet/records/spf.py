@@ -49,10 +49,13 @@ class SpfTooManyLookups(ValueError):
 class Spf:
     includes: tuple[str, ...]
     all: str = "~all"
+    # ``ip4:``/``ip6:`` terms of Mailgun dedicated IPs, in place of ``include:mailgun.org``;
+    # they cost no DNS lookup (RFC 7208 §4.6.4 counts only include a mx ptr exists redirect).
+    ip_terms: tuple[str, ...] = ()
 
     @property
     def value(self) -> str:
-        terms = ["v=spf1", *(f"include:{i}" for i in self.includes), self.all]
+        terms = ["v=spf1", *self.ip_terms, *(f"include:{i}" for i in self.includes), self.all]
         return " ".join(terms)
 
     @property
@@ -87,18 +90,22 @@ def merge(
     all_: str = "~all",
     *,
     domain: str | None = None,
+    ip_terms: tuple[str, ...] = (),
 ) -> Spf:
     """One record: Mailgun's include first, then the customer's other senders, de-duplicated.
+
+    With ``ip_terms`` (Mailgun dedicated IPs), those terms come first and Mailgun's include is
+    left out: ``include:mailgun.org`` would let every other Mailgun customer pass.
 
     Raises ``SpfTooManyLookups`` (with the count) over 10 lookups, or ``ValueError`` when the
     record would exceed 450 octets (RFC 7208 §3.4) — with ``domain`` given, when the whole
     DNS answer for ``domain`` would.
     """
-    includes: list[str] = [mailgun_include]
+    includes: list[str] = [] if ip_terms else [mailgun_include]
     for other in others:
-        if other not in includes:
+        if other not in includes and not (ip_terms and other == mailgun_include):
             includes.append(other)
-    spf = Spf(tuple(includes), all_)
+    spf = Spf(tuple(includes), all_, tuple(ip_terms))
     count = spf.lookups
     if count > MAX_LOOKUPS:
         detail = ", ".join(f"{i}={include_cost(i)}" for i in includes)
@@ -138,8 +145,18 @@ def record_lookups(value: str) -> int:
     return sum(_term_cost(t) for t in value.split()[1:])
 
 
-def merge_into(existing: str, ours: list[str] | tuple[str, ...]) -> str:
+def merge_into(
+    existing: str,
+    ours: list[str] | tuple[str, ...],
+    *,
+    ip_terms: tuple[str, ...] = (),
+    replace: tuple[str, ...] = (),
+) -> str:
     """The customer's record ``existing`` with ``include:`` terms for ``ours`` added.
+
+    ``ip_terms`` (Mailgun dedicated IPs) are added the same way, and every term for an
+    include in ``replace`` (``mailgun.org``, with any qualifier) is taken out: mailfleet's part
+    of the record is replaced, so no ``include:mailgun.org`` is left behind.
 
     The customer's mechanisms keep their order; ours go after them and before the final
     ``all`` (or ``redirect=``, whose record is only consulted when nothing matched), so a
@@ -148,8 +165,11 @@ def merge_into(existing: str, ours: list[str] | tuple[str, ...]) -> str:
     """
     terms = existing.split()
     head, body = terms[0], terms[1:]
+    gone = {f"include:{r}".lower() for r in replace}
+    body = [t for t in body if t.lstrip("+-~?").lower() not in gone]
     present = {t.lstrip("+-~?").lower() for t in body}
-    add = [f"include:{o}" for o in dict.fromkeys(ours) if f"include:{o}".lower() not in present]
+    wanted = [*ip_terms, *(f"include:{o}" for o in dict.fromkeys(ours) if o not in replace)]
+    add = [t for t in dict.fromkeys(wanted) if t.lower() not in present]
     tail_at = len(body)
     for i, term in enumerate(body):
         bare = term.lstrip("+-~?").lower()

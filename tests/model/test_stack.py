@@ -162,6 +162,13 @@ CASES: list[tuple[str, Any, str, str]] = [
     ),
     ("mailfleet:reputation", {"complaint_fail": 101}, "config.mailfleet:reputation.complaint_fail", "100"),
     (
+        "mailfleet:mailgunIps",
+        {"ips": ["not-an-ip"]},
+        "config.mailfleet:mailgunIps.ips.0",
+        "is not an IP address",
+    ),
+    ("mailfleet:mailgunIps", {"pool": "p1"}, "config.mailfleet:mailgunIps.ips", "required field is missing"),
+    (
         "mailfleet:reputation",
         {"min_delivered": "500"},
         "config.mailfleet:reputation.min_delivered",

@@ -241,6 +241,18 @@ CASES: list[tuple[dict[str, Any], str, Any, str, str]] = [
         "not a valid IDNA A-label",
     ),
     (BASE, "dmarc.ruf", ["mailto:f@acme.no", "mailto:f@acme.no"], "dmarc.ruf", "listed twice"),
+    # dedicated Mailgun IPs
+    (BASE, "mailgun_ips", {"ips": []}, "mailgun_ips.ips", "at least 1 item"),
+    (BASE, "mailgun_ips", {"ips": ["203.0.113.256"]}, "mailgun_ips.ips.0", "is not an IP address"),
+    (BASE, "mailgun_ips", {"ips": ["203.0.113.7", "203.0.113.7"]}, "mailgun_ips.ips", "listed twice"),
+    (
+        BASE,
+        "mailgun_ips",
+        {"ips": ["203.0.113.7"], "pool": "a b"},
+        "mailgun_ips.pool",
+        "not a Mailgun IP pool id",
+    ),
+    (BASE, "mailgun_ips", {"ips": ["203.0.113.7"], "ip": "x"}, "mailgun_ips.ip", "unknown field"),
     # dkim
     (BASE, "dkim", 2048, "dkim", "valid dictionary"),
     (BASE, "dkim.selector", "a.b", "dkim.selector", "single label"),
