@@ -82,13 +82,28 @@ class Manager:
 
     # -- the model ------------------------------------------------------------------------
 
-    def project(self, stack: str | None = None) -> Project:
-        """Everything loaded and checked; ``stack`` limits the built states to that stack."""
-        return Project.load(self.tenants_dir, self.stacks_dir, None if stack is None else [stack])
+    def project(self, stack: str | None = None, region: Region | None = None) -> Project:
+        """Everything loaded and checked; ``stack`` (or every stack of ``region``) limits the
+        built states to those stacks."""
+        return Project.load(self.tenants_dir, self.stacks_dir, self.stack_selection(stack, region))
 
-    def plan(self, stack: str | None = None) -> list[StackState]:
-        """What each stack (or ``stack``) declares, offline."""
-        return list(self.project(stack).states.values())
+    def stack_selection(self, stack: str | None, region: Region | None) -> list[str] | None:
+        """The stacks a command's ``--stack NAME`` or ``--region R`` (all of R's stacks, its
+        shards) names; None for every stack. Both at once is a usage error."""
+        if stack is not None and region is not None:
+            raise UsageError(problems=[param_problem("region", "not with --stack: give one of them")])
+        if stack is not None:
+            return [stack]
+        if region is None:
+            return None
+        names = Project.load(self.tenants_dir, self.stacks_dir, tenant_paths=[]).shards(region)
+        if not names:
+            raise UsageError(problems=[param_problem("region", f"no stack file serves region {region!r}")])
+        return names
+
+    def plan(self, stack: str | None = None, region: Region | None = None) -> list[StackState]:
+        """What each stack (or ``stack``, or every stack of ``region``) declares, offline."""
+        return list(self.project(stack, region).states.values())
 
     def validate(self, paths: list[Path] | None = None) -> ValidationReport:
         return validate_project(self.tenants_dir, self.stacks_dir, paths)
@@ -112,6 +127,23 @@ class Manager:
         """The tenant, the stack declaring its records now and its state (``records``)."""
         return tenant_ops.view(self.tenants_dir, self.stacks_dir, slug)
 
+    def records_of(
+        self, stack: str | None = None, region: Region | None = None
+    ) -> list[tenant_ops.TenantView]:
+        """``records --stack NAME`` / ``--region R``: the view of every tenant whose DNS
+        records those stacks declare now, by slug."""
+        wanted = self.stack_selection(stack, region)
+        project = self.project()
+        views = []
+        for slug in sorted(project.tenants):
+            tenant = project.tenants[slug]
+            cfg = project.records_stack(tenant)
+            if wanted is None or cfg.name in wanted:
+                state = project.states[cfg.name].tenant(slug)
+                if state is not None:
+                    views.append(tenant_ops.TenantView(tenant, project.paths[slug], cfg, state))
+        return views
+
     def removal(self, slug: str) -> tenant_ops.Removal:
         """What removing ``slug`` concerns (nothing written)."""
         return tenant_ops.removal(self.tenants_dir, self.stacks_dir, slug)
@@ -130,9 +162,15 @@ class Manager:
 
     # -- diff -----------------------------------------------------------------------------
 
-    def diff(self, base: str, head: str | None = None, stack: str | None = None) -> Report:
+    def diff(
+        self, base: str, head: str | None = None, stack: str | None = None, region: Region | None = None
+    ) -> Report:
+        """Desired state at ``base`` against ``head``: every stack, ``stack``, or every stack of
+        ``region`` at either revision."""
+        if stack is not None and region is not None:
+            raise UsageError(problems=[param_problem("region", "not with --stack: give one of them")])
         with paused_gc():
-            return diff_run.revisions(self.tenants_dir, self.stacks_dir, base, head, stack)
+            return diff_run.revisions(self.tenants_dir, self.stacks_dir, base, head, stack, region)
 
     def affected_stacks(
         self,
@@ -153,16 +191,12 @@ class Manager:
     # -- check ----------------------------------------------------------------------------
 
     def check_targets(
-        self, slugs: list[str], region: Region | None = None
+        self, slugs: list[str], region: Region | None = None, stack: str | None = None
     ) -> list[tuple[StackState, TenantState]]:
-        """(stack state, tenant state) pairs to check: ``slugs`` (every tenant when empty)."""
-        project = self.project()
-        pairs = [
-            (state, tenant)
-            for state in project.states.values()
-            if region is None or state.region == region
-            for tenant in state.tenants
-        ]
+        """(stack state, tenant state) pairs to check: ``slugs`` (every tenant when empty), of
+        the stacks of ``region`` or of ``stack`` only when given."""
+        project = self.project(stack, region)
+        pairs = [(state, tenant) for state in project.states.values() for tenant in state.tenants]
         if not slugs:
             return pairs
         by_slug = {t.slug: (s, t) for s, t in pairs}
@@ -316,13 +350,24 @@ class Manager:
 
     # -- residency ------------------------------------------------------------------------
 
-    def residency(self, api_key: str | None = None) -> dict[str, Any]:
-        """The residency report; with ``api_key``, what each region's Mailgun API holds too."""
+    def residency(
+        self, api_key: str | None = None, stack: str | None = None, region: Region | None = None
+    ) -> dict[str, Any]:
+        """The residency report; with ``api_key``, what each region's Mailgun API holds too.
+        ``stack`` / ``region``: only the tenants those stacks declare something for."""
         from mailfleet.residency import residency_report
 
+        wanted = self.stack_selection(stack, region)
         project = self.project()
+        tenants = project.tenants
+        if wanted is not None:
+            tenants = {
+                slug: t
+                for slug, t in tenants.items()
+                if any(s.name in wanted for s in project.stacks_declaring(t))
+            }
         clients = self.mailgun_clients(api_key) if api_key else None
-        return residency_report(project.tenants, list(project.stacks.values()), clients=clients)
+        return residency_report(tenants, list(project.stacks.values()), clients=clients)
 
     # -- migrate --------------------------------------------------------------------------
 

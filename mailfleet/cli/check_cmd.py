@@ -49,9 +49,18 @@ def _load_dkim_keys(path: Path) -> dict[str, str]:
 def check(
     ctx: typer.Context,
     slugs: Annotated[list[str] | None, typer.Argument(metavar="SLUG", help="Tenants to check.")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Check every tenant (of --region, if given).")] = False,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Check every tenant (of --region or --stack, if given).")
+    ] = False,
     region: Annotated[
-        RegionOption | None, typer.Option("--region", help="Only tenants of this region.")
+        RegionOption | None,
+        typer.Option("--region", help="Only tenants of this region (every stack of it, its shards)."),
+    ] = None,
+    stack: Annotated[
+        str | None,
+        typer.Option(
+            "--stack", "-s", metavar="NAME", help="Only tenants this stack declares; not with --region."
+        ),
     ] = None,
     nameserver: Annotated[
         str | None,
@@ -115,7 +124,7 @@ def check(
     if trigger_verify and not api_key:
         raise _usage("--trigger-verify", f"needs {API_KEY_ENV} in the environment")
     api = manager(ctx)
-    pairs = api.check_targets(list(slugs or []), region)
+    pairs = api.check_targets(list(slugs or []), region, stack)
     progress = None
     if sys.stderr.isatty() and len(pairs) >= PROGRESS_MIN_TENANTS:
         progress = Progress(console=Console(stderr=True), transient=True)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from mailfleet.cli.common import (
+    RegionOption,
     TableMarkdownJson,
     command_app,
     format_table,
@@ -52,6 +53,10 @@ def diff(
     stack: Annotated[
         str, typer.Option("--stack", "-s", metavar="NAME", help="A stack name (e.g. eu, us), or all.")
     ] = "all",
+    region: Annotated[
+        RegionOption | None,
+        typer.Option("--region", "-r", help="Every stack of this region (its shards); not with --stack."),
+    ] = None,
     fmt: FormatOption = TableMarkdownJson.table,
     fail_on: FailOnOption = None,
     output_dir: OutputDirOption = None,
@@ -105,8 +110,9 @@ def diff(
     exit 1 with one "REV:path: field: problem" line each; an unknown revision exits 2.
     """
     if affected_stacks:
-        if preview is not None:
-            raise UsageError(problems=[Problem("--preview", "", "not with --affected-stacks")])
+        for flag, given in (("--preview", preview is not None), ("--region", region is not None)):
+            if given:
+                raise UsageError(problems=[Problem(flag, "", "not with --affected-stacks")])
         _affected(ctx, base, head, stack, fmt, fail_on, output_dir, stacks_at_once, api_latency)
         return
     if output_dir is not None and fmt != TableMarkdownJson.markdown:
@@ -114,7 +120,7 @@ def diff(
     if preview_log is not None and preview is None:
         raise UsageError(problems=[Problem("--preview-log", "", "only with --preview")])
     mgr = manager(ctx)
-    report = mgr.diff(base, head, stack_option(stack))
+    report = mgr.diff(base, head, stack_option(stack), region)
     if preview is not None:
         text = _read(preview, "--preview")
         raw = _read(preview_log, "--preview-log").decode("utf-8", "replace") if preview_log else None

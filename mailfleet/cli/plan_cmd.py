@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from mailfleet.cli.common import TableMarkdownJson, command_app, manager, stack_option
+from mailfleet.cli.common import RegionOption, TableMarkdownJson, command_app, manager, stack_option
 from mailfleet.errors import MailfleetError
 from mailfleet.plan import outputs
 from mailfleet.project import paused_gc
@@ -19,6 +19,10 @@ def plan(
     stack: Annotated[
         str, typer.Option("--stack", "-s", metavar="NAME", help="A stack name (e.g. eu, us), or all.")
     ] = "all",
+    region: Annotated[
+        RegionOption | None,
+        typer.Option("--region", "-r", help="Every stack of this region (its shards); not with --stack."),
+    ] = None,
     fmt: Annotated[
         TableMarkdownJson, typer.Option("--format", "-f", help="Output format.")
     ] = TableMarkdownJson.table,
@@ -33,7 +37,7 @@ def plan(
     """
     # One pause over load and render: the built states stay alive until the command ends.
     with paused_gc():
-        states = manager(ctx).plan(stack_option(stack))
+        states = manager(ctx).plan(stack_option(stack), region)
         stream = sys.stdout.buffer if fmt is TableMarkdownJson.json else sys.stdout
         try:
             outputs.OUTPUTS[fmt.value](stream).run(states)

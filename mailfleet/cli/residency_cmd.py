@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mailfleet.cli.common import TableMarkdownJson, command_app, manager, out, print_json
+from mailfleet.cli.common import RegionOption, TableMarkdownJson, command_app, manager, out, print_json
 from mailfleet.errors import Problem, UsageError
 from mailfleet.manager import API_KEY_ENV
 from mailfleet.terminal import console
@@ -30,6 +30,16 @@ def residency(
     fail_on_leftovers: Annotated[
         bool, typer.Option("--fail-on-leftovers", help="Exit 1 when any tenant has a leftover.")
     ] = False,
+    stack: Annotated[
+        str | None,
+        typer.Option(
+            "--stack", "-s", metavar="NAME", help="Only the tenants this stack declares something for."
+        ),
+    ] = None,
+    region: Annotated[
+        RegionOption | None,
+        typer.Option("--region", "-r", help="Only the tenants of this region's stacks; not with --stack."),
+    ] = None,
 ) -> None:
     """The data-residency report a data-protection officer asks for.
 
@@ -45,7 +55,7 @@ def residency(
         key = os.environ.get(API_KEY_ENV, "")
         if not key:
             raise UsageError(problems=[Problem("--live", "", f"needs {API_KEY_ENV} in the environment")])
-    report = manager(ctx).residency(key)
+    report = manager(ctx).residency(key, stack, region)
     if fmt is TableMarkdownJson.json:
         print_json(report)
     else:

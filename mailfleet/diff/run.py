@@ -9,7 +9,14 @@ from mailfleet.diff.outputs import Report
 from mailfleet.errors import InvalidData, Problem, UsageError
 
 
-def revisions(tenants_dir: Path, stacks_dir: Path, base: str, head: str | None, stack: str | None) -> Report:
+def revisions(
+    tenants_dir: Path,
+    stacks_dir: Path,
+    base: str,
+    head: str | None,
+    stack: str | None,
+    region: str | None = None,
+) -> Report:
     """The desired state at ``base`` against ``head`` (None: the working tree), per stack.
 
     ``stack`` None compares every stack found at either revision. Invalid files at either
@@ -35,6 +42,13 @@ def revisions(tenants_dir: Path, stacks_dir: Path, base: str, head: str | None, 
         raise UsageError(
             problems=[Problem("", "stack", f"no stack file Pulumi.{stack}.yaml at {base} or head")]
         )
+    if region is not None:
+        # Every stack of the region at either revision (a shard added or removed included).
+        wanted = sorted({n for snap in (old, new) for n, cfg in snap.stacks.items() if cfg.region == region})
+        if not wanted:
+            raise UsageError(
+                problems=[Problem("", "region", f"no stack serves region {region!r} at {base} or head")]
+            )
     head_text = (
         f"`{files[1].rev}` (`{(files[1].commit or '')[:12]}`)" if head is not None else "the working tree"
     )
