@@ -319,7 +319,8 @@ class Manager:
         if api_key:
             clients = self.mailgun_clients(api_key, max_retries=api_retries)
             per_domain, per_region, problems = mailgun_sending_ips(pairs, clients)
-        targets = collect_targets(pairs, project.tenants, project.stacks, per_domain, per_region)
+        dedicated = {t.slug: list(t.sending_ips.ips) for _s, t in pairs if t.sending_ips is not None}
+        targets = collect_targets(pairs, project.tenants, project.stacks, per_domain, per_region, dedicated)
         nameserver, queries = ask_lists(
             targets,
             lists,

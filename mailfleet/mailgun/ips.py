@@ -5,7 +5,11 @@
 - ``GET /v3/domains/{d}/ips`` -> ``{"items": [...], "total_count": n}``: the IPs assigned to
   the domain;
 - ``POST /v3/domains/{d}/ips`` with the form field ``ip`` (or ``pool_id``) assigns one;
-- ``DELETE /v3/domains/{d}/ips/{ip}`` unassigns one.
+- ``DELETE /v3/domains/{d}/ips/{ip}`` unassigns one (``ip_pool`` in place of the IP unlinks
+  the pool; single IPs cannot be changed while a pool is linked).
+
+Source: Mailgun API reference, "IPs" and "IP Pools"
+(documentation.mailgun.com/docs/mailgun/api-reference/send/mailgun/ips).
 """
 
 from __future__ import annotations

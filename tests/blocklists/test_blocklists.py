@@ -134,6 +134,23 @@ def test_only_could_not_tell_exits_3_and_clean_exits_0(cli, list_world):
     assert {t["status"] for t in data["targets"]} == {"clean"}
 
 
+def test_dedicated_ips_from_the_files_are_checked_without_a_key(cli, list_world, tmp_path):
+    import shutil
+
+    project = tmp_path / "p"
+    shutil.copytree(list_world.project_dir, project)
+    path = project / "tenants" / "lakeside.yaml"
+    path.write_text(path.read_text() + "mailgun_ips:\n  ips: [203.0.113.5]\n")
+    proc = cli(
+        "blocklists", "lakeside", "--nameserver", list_world.ns, "--timeout", "0.3", "--retries", "0",
+        "--format", "json", cwd=project, env={"MAILGUN_API_KEY": ""},
+    )  # fmt: skip
+    data = json.loads(proc.stdout)
+    row = target(data, "203.0.113.5")
+    assert row["sources"] == ["mailgun"] and row["owners"] == ["lakeside"] and row["status"] == "listed"
+    assert proc.returncode == 1
+
+
 def test_bitmask_answers(cli, list_world):
     proc, data = run(cli, list_world, "harbor", "berlinbikes", "redwood")
     assert proc.returncode == 1  # harborlogistics.com is listed

@@ -79,6 +79,15 @@ def test_pool_from_the_stack_file(cli, project_dir, fake):
     row = data["domains"][0]
     assert row["actions"] == ["link pool pool_eu"] and row["status"] == "bound"
     assert ips_of(fake, "acme.mail.example.eu") == ["203.0.113.20", "203.0.113.21"]
+    # Mailgun: a domain's single IPs cannot be changed while a pool is linked to it
+    text = stack.read_text().replace(
+        "    ips: [203.0.113.20, 203.0.113.21]\n    pool: pool_eu\n", "    ips: [203.0.113.7]\n"
+    )
+    stack.write_text(text)
+    refused, data = run(cli, project_dir, fake, "acme")
+    assert refused.returncode == 1
+    assert data["domains"][0]["status"] == "error"
+    assert "while an IP pool is linked" in data["domains"][0]["message"]
 
 
 def test_an_ip_mailgun_refuses_is_an_error(cli, project_dir, fake):

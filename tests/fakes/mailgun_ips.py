@@ -5,7 +5,10 @@
 - ``POST /v3/domains/{d}/ips`` form ``ip=`` (an IP of the account, else 400) or ``pool_id=``
   (a pool of the account, else 400; the domain then sends from the pool's IPs) ->
   ``{"message": "success"}``;
-- ``DELETE /v3/domains/{d}/ips/{ip}`` -> ``{"message": "success"}`` (404 when not assigned).
+- ``DELETE /v3/domains/{d}/ips/{ip}`` -> ``{"message": "success"}`` (404 when not assigned);
+  ``DELETE /v3/domains/{d}/ips/ip_pool`` unlinks the pool. While a pool is linked, assigning or
+  removing single IPs is refused (400), as Mailgun documents ("it's impossible to alter domain
+  IPs if a DIPP is linked to the domain").
 
 A domain that was never given IPs sends from the region's shared IPs (``seed_shared_ips``),
 which its ``GET .../ips`` lists. Seeding: ``seed_ip(region, ip, dedicated=True)``,
@@ -80,12 +83,20 @@ class IpState:
                 return {"message": "success"}
             if ip not in self.account.get(region, {}):
                 raise IpError(400, f"IP {ip!r} does not belong to this account")
-            self.linked_pool.pop((region, domain), None)
+            if (region, domain) in self.linked_pool:
+                # Mailgun: "it's impossible to alter domain IPs if a DIPP is linked to the domain"
+                raise IpError(400, "domain IPs cannot be altered while an IP pool is linked to the domain")
             own = self.assigned.setdefault((region, domain), [])
             if ip not in own:
                 own.append(ip)
             return {"message": "success"}
+        if method == "DELETE" and len(rest) == 1 and rest[0] == "ip_pool":
+            if self.linked_pool.pop((region, domain), None) is None:
+                raise IpError(404, "no IP pool is linked to the domain")
+            return {"message": "success"}
         if method == "DELETE" and len(rest) == 1:
+            if (region, domain) in self.linked_pool:
+                raise IpError(400, "domain IPs cannot be altered while an IP pool is linked to the domain")
             own = self.assigned.get((region, domain), [])
             if rest[0] not in own:
                 raise IpError(404, "IP not assigned to the domain")
