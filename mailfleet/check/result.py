@@ -68,6 +68,13 @@ class RecordResult:
     hint: str = ""
     findings: list[Finding] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    # Who fixes a missing/wrong record: "pulumi up -s STACK" (records Pulumi publishes) or
+    # "the customer (DOMAIN's DNS)" (a manual-DNS customer's zone); set by the runner.
+    fix_by: str = ""
+    ttl: int = 0  # the model's TTL, for the bind snippet of failing records
+    nxdomain: bool = False  # missing because the name does not exist at all
+    # Values found that must go (e.g. the SPF record that is not ours when there are two).
+    delete: list[str] = field(default_factory=list)
 
     def undecided_by(self, lookup: Lookup) -> bool:
         """Mark the record timeout/error when ``lookup`` gave no answer; never "missing"."""
@@ -118,6 +125,8 @@ class RecordResult:
             "hint": self.hint,
             "findings": [f.as_dict() for f in self.findings],
             "details": dict(self.details),
+            "fix_by": self.fix_by,
+            "delete": list(self.delete),
         }
 
 
@@ -148,12 +157,23 @@ class TenantResult:
     def status(self) -> str:
         return worst([r.status for r in self.all_results])
 
+    @property
+    def hint(self) -> str:
+        """A tenant-level hint: every record NXDOMAIN means nothing was published yet."""
+        if self.records and all(r.status == MISSING and r.nxdomain for r in self.records):
+            return (
+                f"every record of {self.slug} is NXDOMAIN: has `pulumi up -s {self.stack}` run "
+                "since the tenant was added?"
+            )
+        return ""
+
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "slug": self.slug,
             "stack": self.stack,
             "region": self.region,
             "status": self.status,
+            "hint": self.hint,
             "records": [r.as_dict() for r in self.records],
         }
         out["mailgun"] = [r.as_dict() for r in self.mailgun]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from mailfleet.check import dkim, dmarc, mx, spf, tracking
 from mailfleet.check import result as res
 from mailfleet.desired.state import DnsRecord, StackState, TenantState
-from mailfleet.dns.resolver import Resolver
+from mailfleet.dns.resolver import NXDOMAIN, Resolver
 from mailfleet.model.region import REGIONS
 from mailfleet.records import dmarc as dmarc_records
 
@@ -46,6 +46,13 @@ class CheckOptions:
     dkim_keys: dict[str, str] = field(default_factory=dict)  # record name or domain -> base64 key
     dkim_keys_source: str = "the expected keys"  # where dkim_keys came from, as output shows it
     mailgun: MailgunState | None = None
+
+
+def fix_by(stack: StackState, rec: DnsRecord) -> str:
+    """Who fixes ``rec``: Pulumi for the zones it manages, else the customer."""
+    if rec.provider in ("route53", "cloudflare"):
+        return f"pulumi up -s {stack.stack}"
+    return f"the customer ({rec.zone} DNS)"
 
 
 class CheckRunner:
@@ -86,7 +93,12 @@ class CheckRunner:
             from mailfleet.check.mailgun_state import record_result
 
             for view in await asyncio.gather(*views):
-                out.mailgun.append(record_result(tenant.slug, view, mailgun.trigger_verify))
+                row = record_result(tenant.slug, view, mailgun.trigger_verify)
+                if row.status == res.MISSING:
+                    row.fix_by = f"pulumi up -s {stack.stack}"
+                elif row.status == res.WRONG:
+                    row.fix_by = "fix the DNS records above, then check --trigger-verify"
+                out.mailgun.append(row)
             if tenant.sending_ips is not None:
                 # pulumi-mailgun cannot bind IPs: report drift from what the files name.
                 expected = list(tenant.sending_ips.ips)
@@ -166,7 +178,22 @@ class CheckRunner:
             log.exception("check failed tenant=%s name=%s", tenant.slug, rec.name)
             out.status = res.ERROR
             out.message = f"internal error while checking: {type(exc).__name__}: {exc}"
+        await self._advise(out, stack, rec)
         return out
+
+    async def _advise(self, out: res.RecordResult, stack: StackState, rec: DnsRecord) -> None:
+        """What a person needs to act: who fixes it, the TTL for the snippet, whether the name
+        does not exist at all, and which found values to delete."""
+        out.ttl = rec.ttl
+        out.fix_by = fix_by(stack, rec)
+        if out.status == res.MISSING:
+            # the record's own question is cached: this asks nothing new
+            lookup = await self.resolver.lookup(rec.name, PRIMARY_TYPES.get(rec.purpose, rec.type))
+            out.nxdomain = lookup.status == NXDOMAIN
+        if rec.purpose == "spf" and len(out.found) > 1 and rec.values:
+            ours = spf.normalise(rec.values[0])
+            if any(spf.normalise(v) == ours for v in out.found):
+                out.delete = [v for v in out.found if spf.normalise(v) != ours]
 
     async def _generic(self, out: res.RecordResult, rec: DnsRecord) -> None:
         """A record type without its own rules: the values must be exactly the model's."""

@@ -5,21 +5,48 @@ from __future__ import annotations
 import json
 import os
 import sys
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import Progress
 
 from mailfleet.check.report import OUTPUTS
 from mailfleet.check.result import RunResult
-from mailfleet.cli.common import RegionOption, TableJson, command_app, manager
+from mailfleet.cli.common import RegionOption, command_app, manager
 from mailfleet.dns.resolver import Nameserver
 from mailfleet.errors import Problem, UsageError
 from mailfleet.manager import API_KEY_ENV
 
-PROGRESS_MIN_TENANTS = 20
+
+class CheckFormat(StrEnum):
+    table = "table"
+    json = "json"
+    bind = "bind"
+
+
+def _progress() -> Any:
+    """A progress line on stderr (only called when stderr is a terminal): it shows at once,
+    with a spinner and the elapsed time, so a run waiting on timeouts never looks hung."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("checking tenants"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
 
 
 def _usage(flag: str, message: str) -> Exception:
@@ -83,7 +110,15 @@ def check(
             help="DNS queries in flight at most; below it the number adapts to the answers' latency.",
         ),
     ] = 256,
-    fmt: Annotated[TableJson, typer.Option("--format", "-f", help="Output format.")] = TableJson.table,
+    fmt: Annotated[
+        CheckFormat,
+        typer.Option(
+            "--format", "-f", help="table, json, or bind (zone-file snippet of the failing records)."
+        ),
+    ] = CheckFormat.table,
+    problems_only: Annotated[
+        bool, typer.Option("--problems-only", help="Leave out the records and tenants that are ok.")
+    ] = False,
     dkim_keys: Annotated[
         Path | None,
         typer.Option(
@@ -125,10 +160,8 @@ def check(
         raise _usage("--trigger-verify", f"needs {API_KEY_ENV} in the environment")
     api = manager(ctx)
     pairs = api.check_targets(list(slugs or []), region, stack)
-    progress = None
-    if sys.stderr.isatty() and len(pairs) >= PROGRESS_MIN_TENANTS:
-        progress = Progress(console=Console(stderr=True), transient=True)
-    task = progress.add_task("checking tenants", total=len(pairs)) if progress is not None else None
+    progress = _progress() if sys.stderr.isatty() else None
+    task = progress.add_task("checking", total=len(pairs)) if progress is not None else None
 
     def tick() -> None:
         if progress is not None and task is not None:
@@ -154,7 +187,7 @@ def check(
             result = run()
     else:
         result = run()
-    OUTPUTS[fmt.value](sys.stdout).run(result)
+    OUTPUTS[fmt.value](sys.stdout, problems_only=problems_only).run(result)
     raise typer.Exit(result.exit_code)
 
 

@@ -180,5 +180,8 @@ def _bind_rdata(type_: str, value: str) -> str:
     return value
 
 
+bind_rdata = _bind_rdata  # the rdata of one value in a zone file (check's bind snippet uses it)
+
+
 def _absolute(host: str) -> str:
     return host if host.endswith(".") else host + "."

@@ -89,6 +89,13 @@ mailboxes: [post]
 sender_domain: {name: unserved.no, dns: manual}
 """,
 }
+# Added to the project after the zones are generated: nothing of it is published (as before
+# the first `pulumi up`), so every record of it is NXDOMAIN.
+NOT_DEPLOYED = """slug: notdeployed
+name: Not Deployed AS
+region: eu
+mailboxes: [post]
+"""
 EXAMPLES = sorted(p.stem for p in (REPO / "tenants").glob("*.yaml"))
 # deep.spfchain.net costs 7 lookups: with mailgun.org (4) the sender needs 11.
 SPF_CHAIN = {
@@ -204,6 +211,7 @@ def dns_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DnsWorld]:
     for name, value in LINT_CASES:
         zones.add(txt_rr(name, value))
 
+    (project_dir / "tenants" / "notdeployed.yaml").write_text(NOT_DEPLOYED)
     keys_file = root / "dkim-keys.json"
     keys_file.write_text(json.dumps(expected))
     fwd_module = _load_forwarder()

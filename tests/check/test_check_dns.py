@@ -206,6 +206,7 @@ def test_region_and_all(check_cli):
         "wrongregion",
         "notracking",
         "unserved",
+        "notdeployed",
     }
 
 
@@ -214,7 +215,7 @@ def test_table_output(check_cli):
     assert proc.returncode == 1
     out = proc.stdout
     assert "wrongregion" in out and "wrong" in out
-    assert "expected: 10 mxa.eu.mailgun.org | 10 mxb.eu.mailgun.org" in out
+    assert "  expected: 10 mxa.eu.mailgun.org\n  expected: 10 mxb.eu.mailgun.org\n" in out
     assert "hint: MX still points at Mailgun's US hosts" in out
     assert "2 tenant(s), 1 not ok" in out
 
@@ -269,5 +270,7 @@ def test_json_is_the_documented_shape(check_cli):
         "hint",
         "findings",
         "details",
+        "fix_by",
+        "delete",
     }
     json.dumps(data)

@@ -723,6 +723,7 @@ def test_table_and_json_reports() -> None:
         "b", "spf", "b.test", "b.test", "TXT", res.WRONG, ["v=spf1 ~all"], [], "differs", "fix it"
     )
     bad.findings.append(res.Finding("error", "spf-x", "another problem"))
+    bad.fix_by = "the customer (b.test DNS)"
     run_ = res.RunResult(
         [res.TenantResult("a", "eu", "eu", [good, warn]), res.TenantResult("b", "eu", "eu", [bad])],
         nameserver="127.0.0.1:53",
@@ -730,8 +731,17 @@ def test_table_and_json_reports() -> None:
     )
     table = TableReport()
     assert table.rows(run_) == [
-        ("a", "ok", "mx", "ours", "a.test", "MX", ""),
-        ("a", "ok", "dmarc", "ours", "_dmarc.a.test", "TXT", "warning: p=none only monitors (RFC 7489 §6.3)"),
+        ("a", "ok", "mx", "ours", "a.test", "MX", "", ""),
+        (
+            "a",
+            "ok",
+            "dmarc",
+            "ours",
+            "_dmarc.a.test",
+            "TXT",
+            "",
+            "warning: p=none only monitors (RFC 7489 §6.3)",
+        ),
         (
             "b",
             "wrong",
@@ -739,8 +749,17 @@ def test_table_and_json_reports() -> None:
             "b.test",
             "b.test",
             "TXT",
-            "differs\nexpected: v=spf1 ~all\nfound: (nothing)\nhint: fix it\nerror: another problem",
+            "the customer (b.test DNS)",
+            "differs\nhint: fix it\nerror: another problem",
         ),
+    ]
+    assert table.fixes(run_) == [
+        "What to fix (full values; `mailfleet check --format bind` prints them as a zone file):",
+        "b: b.test TXT (spf, wrong); fix by: the customer (b.test DNS)",
+        "  differs",
+        "  expected: v=spf1 ~all",
+        "  found:    (nothing)",
+        "  hint: fix it",
     ]
     assert table.summary(run_) == (
         "2 tenant(s), 1 not ok; records: 2 ok, 0 missing, 1 wrong, 0 timeout, 0 error; 1 warning(s); "
@@ -757,8 +776,4 @@ def test_table_and_json_reports() -> None:
     JsonReport(buf).run(run_)
     doc = json.loads(buf.getvalue())
     assert doc["summary"]["exit_code"] == 1 and doc["summary"]["warnings"] == 1
-    assert set(OUTPUTS) == {"table", "json"}
-    from mailfleet.check.report import _short
-
-    assert _short("x" * 90) == "x" * 90
-    assert _short("x" * 91) == "x" * 70 + "…" + "x" * 19
+    assert set(OUTPUTS) == {"table", "json", "bind"}
