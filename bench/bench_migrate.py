@@ -232,10 +232,17 @@ class ModelRunner(MockStackRunner):
         seen: list[str] = []
         start = len(self.ops)
 
-        def reg(t: TenantState, type_: str, name: str, raw: dict[str, Any]) -> dict[str, Any]:
+        def reg(t: TenantState, type_: str, name: str, raw: dict[str, Any], **kw: Any) -> dict[str, Any]:
             urn = f"{prefix}mailfleet:index:TenantMail${type_}::{name}"
             return self.register(
-                stack, urn, type_, name, raw, seen, parent=f"{prefix}mailfleet:index:TenantMail::{t.slug}"
+                stack,
+                urn,
+                type_,
+                name,
+                raw,
+                seen,
+                parent=f"{prefix}mailfleet:index:TenantMail::{t.slug}",
+                **kw,
             )[1]
 
         def domains(t: TenantState) -> dict[str, dict[str, Any]]:
@@ -326,6 +333,20 @@ class ModelRunner(MockStackRunner):
                         "ttl": rec.ttl,
                         "records": values,
                     },
+                    # components/tenant_mail.py's options for a record during a move
+                    retain_on_delete=rec.moving is not None,
+                    **(
+                        {
+                            "ignore_changes": ("records", "ttl"),
+                            "import_id": f"{rec.zone_id}_{rec.name}_{rec.type}"
+                            if rec.provider == "route53"
+                            else "",
+                        }
+                        if rec.moving == "held"
+                        else {"import_id": f"{rec.zone_id}_{rec.name}_{rec.type}"}
+                        if rec.moving == "holding" and rec.provider == "route53"
+                        else {}
+                    ),
                 )
             if out is not None:
                 reg(

@@ -44,6 +44,10 @@ TYPE_TOKEN = naming.COMPONENT_TYPE
 CREDENTIAL_LOGIN = naming.CREDENTIAL_LOGIN
 
 
+# The declared value of a held DKIM record (ignored: the record keeps the value it has).
+HELD_VALUE = "held during a region move"
+
+
 def credential_parameter(slug: str, domain: str) -> str:
     """The SSM SecureString the CRM reads the Mailgun SMTP password of ``domain`` from."""
     return f"/mailfleet/{slug}/mailgun-smtp-password/{domain}"
@@ -260,6 +264,10 @@ class TenantMail(pulumi.ComponentResource):
         (``txt.render``); otherwise they are the logical values.
         """
         rendering = render is not None and record.type == "TXT"
+        if record.from_mailgun and record.moving == "held":
+            # Held: the value is what the record holds (ignore_changes); no domain to read it
+            # from exists between the source's delete and the target's create.
+            return [HELD_VALUE]
         if not record.from_mailgun:
             if rendering:
                 return [txt.render(v, render) for v in record.values]  # type: ignore[arg-type]
@@ -284,8 +292,24 @@ class TenantMail(pulumi.ComponentResource):
             ]
         return [sets.apply(lambda s: pick_record_value(s, record.name, record.type, name))]
 
+    @staticmethod
+    def _moving(record: DnsRecord, ignore: tuple[str, ...], import_id: str | None) -> dict[str, Any]:
+        """Options of a record during a region move (``DnsRecord.moving``)."""
+        if record.moving == "retained":
+            return {"retain_on_delete": True}
+        if record.moving == "holding":  # the holding MX: its value is applied
+            kw = {"retain_on_delete": True}
+            return {**kw, "import_": import_id} if import_id is not None else kw
+        if record.moving == "held":
+            kw: dict[str, Any] = {"retain_on_delete": True, "ignore_changes": list(ignore)}
+            if import_id is not None:
+                kw["import_"] = import_id
+            return kw
+        return {}
+
     def _route53(self, record: DnsRecord) -> None:
         values = self._values(record, "route53")
+        moving = self._moving(record, ("records", "ttl"), f"{record.zone_id}_{record.name}_{record.type}")
         rec = aws.route53.Record(
             naming.dns_record(record),
             zone_id=record.zone_id,
@@ -293,7 +317,7 @@ class TenantMail(pulumi.ComponentResource):
             type=record.type,
             ttl=record.ttl,
             records=values,
-            opts=self._opts(self._region_providers.aws, **self._adoption(record.adopted)),
+            opts=self._opts(self._region_providers.aws, **(self._adoption(record.adopted) or moving)),
         )
         self._add(record.key, rec)
 
@@ -318,7 +342,15 @@ class TenantMail(pulumi.ComponentResource):
                 type=record.type,
                 ttl=record.ttl,
                 content=content,
-                opts=self._opts(provider, **self._adoption(record.adopted)),
+                # A Cloudflare record's import id needs its record id, which only the state
+                # knows: held records of a Cloudflare zone are not imported (docs/migrate.md).
+                opts=self._opts(
+                    provider,
+                    **(
+                        self._adoption(record.adopted)
+                        or self._moving(record, ("content", "ttl", "priority"), None)
+                    ),
+                ),
                 **kw,
             )
             self._add(record.key, rec)

@@ -191,7 +191,24 @@ def build_tenant(tenant: Tenant, stack: StackConfig) -> TenantState:
         state.routes = []
     if not decl.records:
         state.records = []
+    elif decl.records_held:
+        # What the moved records are named is what the target declares; report authorisations
+        # are the stack's own (its DMARC report address), so only the target's new ones count.
+        state.records = [
+            _holding(r, stack.holding_mx)
+            if r.purpose == "mx" and stack.holding_mx
+            else replace(r, moving="held")
+            for r in state.records
+            if r.purpose != "dmarc-auth"
+        ]
+    elif decl.records_retained:
+        state.records = [replace(r, moving="retained") for r in state.records]
     return state
+
+
+def _holding(record: DnsRecord, host: str) -> DnsRecord:
+    """The MX during the hold when the target stack names a holding MX host: that host only."""
+    return replace(record, values=(f"10 {host}",), moving="holding")
 
 
 def _build_full(tenant: Tenant, stack: StackConfig) -> TenantState:

@@ -199,6 +199,9 @@ class DnsRecord:
     from_mailgun: bool = False
     mailgun_domain: str | None = None
     adopted: Adopted | None = None
+    # During a region move (``Declaration``): "retained" (retain_on_delete) or "held" (the
+    # target's hold between the point of no return and create-target). Not part of the value.
+    moving: str | None = None
 
     @property
     def key(self) -> str:

@@ -722,6 +722,21 @@ class Migrator:
                 for r in runs
                 for res in tenant_resources(held, r.slug, frozenset({TYPE_MAILGUN_DOMAIN}))
             ]
+            target = self.project.stacks[dst]
+            if target.holding_mx:
+                # The target now holds the records: point the MX at the holding host and wait
+                # the lowered TTL, so no sender still has the source MX when its domain goes.
+                self._up(target, runs)
+                wait = max(r.migration.lowered_ttl for r in runs)
+                self.notify(
+                    Notice(
+                        ",".join(r.slug for r in runs),
+                        "progress",
+                        f"MX points at the holding host {target.holding_mx}; waiting {wait} s (the lowered TTL) "
+                        "before the source domain's delete",
+                    )
+                )
+                self.sleep(wait)
             if domains:
                 with self._locked(src):
                     self._stack_op(self.runner.unprotect, src, domains)

@@ -207,13 +207,28 @@ class Migration(_Strict):
         if region == self.from_region:
             domains = records = not self.started(POINT_OF_NO_RETURN)
             routes = not self.started("cutover.release-source-routes")
+            # While the move runs, the source's records are never really deleted by a stack
+            # that stops declaring them: they are handed to the target, not destroyed.
+            retained, held = records, False
         elif region == self.to:
-            domains = routes = records = self.started("cutover.create-target")
+            domains = routes = self.started("cutover.create-target")
+            # The target owns the records from the point of no return on: from then until
+            # create-target it declares them *held* (as they are, adopted if its state lacks
+            # them), so no up of it by anyone deletes or changes them in that window.
+            records = self.started(POINT_OF_NO_RETURN)
+            retained = held = records and not domains
         else:
             return None
         if not (domains or routes or records):
             return None
-        return Declaration(domains=domains, routes=routes, records=records, lowered_ttl=ttl)
+        return Declaration(
+            domains=domains,
+            routes=routes,
+            records=records,
+            lowered_ttl=ttl,
+            records_retained=retained,
+            records_held=held,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +238,7 @@ class Declaration:
     ``domains`` covers the Mailgun domains with their webhooks, SMTP credential and the
     outbound setting (what the CRM reads to send, meaningless without the domain); ``routes``
     covers the routes (account-wide, so the source keeps them until the target has its own);
-    ``records`` covers every DNS record. ``lowered_ttl`` replaces the TTL of
+    ``records`` covers every DNS record (see ``records_retained``/``records_held``). ``lowered_ttl`` replaces the TTL of
     the records whose value will change, while a move is under way.
     """
 
@@ -231,6 +246,12 @@ class Declaration:
     routes: bool = True
     records: bool = True
     lowered_ttl: int | None = None
+    # ``records_retained``: the records carry ``retain_on_delete`` (a stack that stops declaring
+    # them forgets them; the DNS records stay). ``records_held``: the target stack between the
+    # point of no return and create-target: records declared as they are (values and TTL not
+    # changed, ``ignore_changes``), imported when its state lacks them, never created anew.
+    records_retained: bool = False
+    records_held: bool = False
 
 
 FULL = Declaration()

@@ -80,6 +80,10 @@ class StackConfig(BaseModel):
     # The most tenants ``tenant add`` and ``shard rebalance`` place on this stack (None: no cap).
     shard_cap: Annotated[int, Field(ge=1)] | None = None
     mailgun_ips: MailgunIps | None = None  # dedicated IPs of every tenant without its own
+    # A mail host that answers every RCPT with a 4xx: the MX of a moving tenant's platform
+    # domain from just before its source domain's delete until the target's create, so that
+    # senders retry instead of bouncing (docs/migrate.md "Holding MX"). None: no holding MX.
+    holding_mx: Annotated[str, AfterValidator(names.domain)] | None = None
 
     @field_validator("aws_region")
     @classmethod
@@ -121,6 +125,7 @@ CONFIG_KEYS: dict[str, str] = {
     "mailfleet:reputation": "reputation",
     "mailfleet:shardCap": "shard_cap",
     "mailfleet:mailgunIps": "mailgun_ips",
+    "mailfleet:holdingMx": "holding_mx",
 }
 FIELD_KEYS = {v: k for k, v in CONFIG_KEYS.items()}
 

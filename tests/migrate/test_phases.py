@@ -61,8 +61,10 @@ DOMAINS_EU = ["harbor.mail.example.com/eu", "harborlogistics.com/eu"]
     [
         ("prepare.lower-ttl", DOMAINS_US, 2, True, None, False, True),
         ("export", DOMAINS_US, 2, True, None, False, True),
-        ("cutover.release-source-domain", [], 2, False, None, False, True),
-        ("cutover.wait-source-gone", [], 2, False, None, False, True),
+        # From the point of no return the target stack owns the records: it declares them held
+        # (as they are) until it creates the domains, so no up of it deletes them meanwhile.
+        ("cutover.release-source-domain", [], 2, False, [], True, True),
+        ("cutover.wait-source-gone", [], 2, False, [], True, True),
         ("cutover.create-target", [], 2, False, DOMAINS_EU, True, True),
         ("cutover.release-source-routes", None, 0, False, DOMAINS_EU, True, True),
         ("verify", None, 0, False, DOMAINS_EU, True, True),
@@ -89,15 +91,37 @@ def test_each_step_decides_what_each_stack_declares(
         assert (us["outbound"] == "us-east-1") is bool(us_domains)
     if eu_domains is None:
         assert eu == {}
+    elif eu_domains == []:  # the hold: records only
+        assert (eu["routes"], eu["webhooks"], eu["outbound"]) == (0, 0, None) and eu["records"]
     else:
         assert eu["domains"] == eu_domains and eu["routes"] == 2 and eu["outbound"] == "eu-central-1"
-    if us_records or eu_records:
-        ttls = us["records"] if us_records else eu["records"]
-        # SPF keeps its TTL (same value in both regions); records that change get 60 s.
-        assert ttls[("harbor.mail.example.com", "TXT")] == 3600  # type: ignore[index]
-        assert ttls[("harbor.mail.example.com", "MX")] == (60 if lowered else 3600)  # type: ignore[index]
-    else:  # the window between the domain's delete and its create: no stack declares records
-        assert not us.get("records") and not eu.get("records")
+    assert bool(eu.get("records")) is eu_records
+    ttls = us["records"] if us_records else eu["records"]
+    # SPF keeps its TTL (same value in both regions); records that change get 60 s.
+    assert ttls[("harbor.mail.example.com", "TXT")] == 3600  # type: ignore[index]
+    assert ttls[("harbor.mail.example.com", "MX")] == (60 if lowered else 3600)  # type: ignore[index]
+
+
+@pytest.mark.parametrize("step", STEP_NAMES)
+def test_records_are_retained_by_the_source_and_held_by_the_target_while_the_move_runs(step: str) -> None:
+    """Retained: a stack that stops declaring them forgets them, the DNS records stay. Held: the
+    target declares them as they are (import when absent, values ignored) until create-target."""
+    tenant = at(step)
+    index = STEP_NAMES.index
+    for stack, want in (
+        ("us", "retained" if index(step) < index("cutover.release-source-domain") else None),
+        (
+            "eu",
+            "held"
+            if index("cutover.release-source-domain") <= index(step) < index("cutover.create-target")
+            else None,
+        ),
+    ):
+        state = build_stack(STACKS[stack], [tenant]).tenant("harbor")
+        records = state.records if state is not None else []
+        assert {r.moving for r in records} <= {want}, (step, stack)
+    done = build_stack(STACKS["eu"], [at(None, done=True)]).tenant("harbor")
+    assert done is not None and {r.moving for r in done.records} == {None}
 
 
 def test_record_ownership_moves_whole_and_no_record_is_declared_twice() -> None:

@@ -39,6 +39,7 @@ for i, reply in enumerate(replies):
         if "file_to" in reply:  # keep the file `stack import --file` was given
             src = args[args.index("--file") + 1]
             open(os.path.join(here, reply["file_to"]), "w").write(open(src).read())
+            open(os.path.join(here, reply["file_to"] + ".mode"), "w").write(oct(os.stat(src).st_mode & 0o777))
         sys.stdout.write(reply.get("stdout", ""))
         sys.stderr.write(reply.get("stderr", ""))
         sys.exit(reply.get("rc", 0))
@@ -460,3 +461,55 @@ def test_a_targeted_up_without_a_readable_project_name_fails_in_one_line(
         AutomationRunner(root).up(US, tenants=["bluebird"])
     assert "Pulumi.yaml" in str(exc.value) and len(str(exc.value).splitlines()) == 1
     assert fake_pulumi.argvs() == []
+
+
+def test_a_failed_state_import_leaves_no_state_file_and_the_source_untouched(
+    fake_pulumi: FakePulumi, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(temp))
+    rec = "urn:pulumi:us::mailfleet::mailfleet:index:TenantMail$aws:route53/record:Record::bluebird-dns-x-MX"
+    src = {
+        "version": 3,
+        "deployment": {
+            "resources": [
+                {
+                    "urn": "urn:pulumi:us::mailfleet::pulumi:pulumi:Stack::mailfleet-us",
+                    "type": "pulumi:pulumi:Stack",
+                },
+                {
+                    "urn": rec,
+                    "type": "aws:route53/record:Record",
+                    "inputs": {
+                        "records": {"4dabf18193072939515e22adb298388d": "1b47", "ciphertext": "v1:abc"}
+                    },
+                },
+            ]
+        },
+    }
+    dst = {"version": 3, "deployment": {"resources": []}}
+    fake_pulumi.replies(
+        {"match": ["stack", "export", "--stack", "us"], "stdout": json.dumps(src)},
+        {"match": ["stack", "export", "--stack", "eu"], "stdout": json.dumps(dst)},
+        {
+            "match": ["stack", "import", "--stack", "eu"],
+            "file_to": "eu-import.json",
+            "rc": 255,
+            "stderr": "error: could not import deployment: the stack is currently locked by 1 lock(s)\n",
+        },
+    )
+    with pytest.raises(RunnerError) as exc:
+        AutomationRunner(root).state_move("us", "eu", [rec])
+    assert len(str(exc.value).splitlines()) == 1 and "eu" in str(exc.value)
+    argvs = fake_pulumi.argvs()
+    assert [a[:4] for a in argvs] == [
+        ["stack", "export", "--stack", "us"],
+        ["stack", "export", "--stack", "eu"],
+        ["stack", "import", "--stack", "eu"],  # the destination failed: the source is never written
+    ]
+    assert not any("--show-secrets" in a for a in argvs)
+    assert list(temp.iterdir()) == []  # the temporary state file is gone on failure too
+    assert (fake_pulumi.dir / "eu-import.json.mode").read_text() == "0o600"  # private while it lived
+    written = (fake_pulumi.dir / "eu-import.json").read_text()
+    assert "v1:abc" in written and "4dabf18193072939515e22adb298388d" in written  # secrets stayed encrypted

@@ -154,6 +154,8 @@ CASES: list[tuple[str, Any, str, str]] = [
     ("mailfleet:recordTtl", True, "config.mailfleet:recordTtl", "valid integer"),
     ("mailfleet:shardCap", 0, "config.mailfleet:shardCap", "greater than or equal to 1"),
     ("mailfleet:shardCap", 1000.0, "config.mailfleet:shardCap", "valid integer"),
+    ("mailfleet:holdingMx", "not a host", "config.mailfleet:holdingMx", "needs at least two labels"),
+    ("mailfleet:holdingMx", 25, "config.mailfleet:holdingMx", "valid string"),
     (
         "mailfleet:reputation",
         {"bounce_warn": 6.0},
