@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from mailfleet.errors import InvalidData, Problem
 from mailfleet.loader import parse_yaml, scan_tenants, yaml_problem
+from mailfleet.model import esc as esc_mod
 from mailfleet.model.stack import CONFIG_KEYS, FIELD_KEYS, StackConfig, stack_file
 from mailfleet.model.tenant import Tenant
 
@@ -177,12 +178,36 @@ def _clear_secrets(path: str, value: Any, seen: set[int]) -> list[str]:
     return out
 
 
-def stack_from_data(where: str, name: str, data: Any) -> tuple[StackConfig | None, list[Problem]]:
-    if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
+def stack_from_data(
+    where: str, name: str, data: Any, esc: esc_mod.EscResolver | None = None
+) -> tuple[StackConfig | None, list[Problem]]:
+    """Validate a parsed stack file. Settings imported from Pulumi ESC environments
+    (``environment:``) are read through ``esc`` (default: ``esc_mod.default_resolver()``) the
+    same way as those in the file, which win over them (see ``mailfleet.model.esc``)."""
+    if not isinstance(data, dict):
         return None, [Problem(where, "config", "stack file needs a 'config:' mapping")]
-    config = data["config"]
+    envs, env_problem = esc_mod.environments(data)
+    if env_problem:
+        return None, [Problem(where, "environment", env_problem)]
+    config = data.get("config")
+    if config is None and envs:
+        config = {}
+    if not isinstance(config, dict):
+        return None, [Problem(where, "config", "stack file needs a 'config:' mapping")]
     values: dict[str, Any] = {"name": name}
     problems = []
+    imported: dict[str, tuple[Any, str]] = {}
+    unresolved = ""
+    if envs:
+        try:
+            imported = esc_mod.imported_config(
+                envs, set(CONFIG_KEYS), esc if esc is not None else esc_mod.default_resolver()
+            )
+        except esc_mod.EscUnavailable as exc:
+            unresolved = str(exc)
+    for key, (value, _env) in imported.items():
+        if key not in config:
+            values[CONFIG_KEYS[key]] = value
     seen: set[int] = set()
     for key, value in config.items():
         if key in CONFIG_KEYS:
@@ -211,7 +236,15 @@ def stack_from_data(where: str, name: str, data: Any) -> tuple[StackConfig | Non
         for p in pydantic_problems(where, exc):
             head, dot, rest = p.field.partition(".")
             key = FIELD_KEYS.get(head, head) + dot + rest
-            problems.append(Problem(where, f"config.{key}", p.message))
+            message = p.message
+            if message == "required field is missing" and envs:
+                if unresolved:
+                    message = f"unresolved: needs ESC (environment {', '.join(envs)}: {unresolved})"
+                else:
+                    message += f" (not in the stack file nor in ESC environment {', '.join(envs)})"
+            elif head in FIELD_KEYS and FIELD_KEYS[head] in imported and FIELD_KEYS[head] not in config:
+                message += f" (from ESC environment {imported[FIELD_KEYS[head]][1]})"
+            problems.append(Problem(where, f"config.{key}", message))
         return None, problems
 
 
