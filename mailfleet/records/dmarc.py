@@ -36,6 +36,8 @@ def external_destinations(domain: str, uris: list[str] | tuple[str, ...]) -> lis
         dest = names.mailto_domain(uri)
         if dest in out:
             continue
+        if dest == domain and domain == domain.lower():
+            continue  # reports about a domain to itself: its own organisation
         if _shared_labels(domain, dest) < 2 <= dest.count(".") + 1:
             # ``dest``'s organisational domain is a suffix of it with at least two labels
             # (its public suffix and one more, or all of ``dest`` when it is a public suffix
