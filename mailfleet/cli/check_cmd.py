@@ -13,6 +13,7 @@ import typer
 
 from mailfleet.check.report import OUTPUTS
 from mailfleet.check.result import RunResult
+from mailfleet.check.run import relaxed_gc
 from mailfleet.cli.common import RegionOption, command_app, manager
 from mailfleet.dns.resolver import Nameserver
 from mailfleet.errors import Problem, UsageError
@@ -158,37 +159,39 @@ def check(
     api_key = os.environ.get(API_KEY_ENV, "")
     if trigger_verify and not api_key:
         raise _usage("--trigger-verify", f"needs {API_KEY_ENV} in the environment")
-    api = manager(ctx)
-    pairs = api.check_targets(list(slugs or []), region, stack)
-    progress = _progress() if sys.stderr.isatty() else None
-    task = progress.add_task("checking", total=len(pairs)) if progress is not None else None
+    # Loading, checking and writing the results under one relaxed collector (see relaxed_gc).
+    with relaxed_gc():
+        api = manager(ctx)
+        pairs = api.check_targets(list(slugs or []), region, stack)
+        progress = _progress() if sys.stderr.isatty() else None
+        task = progress.add_task("checking", total=len(pairs)) if progress is not None else None
 
-    def tick() -> None:
-        if progress is not None and task is not None:
-            progress.advance(task)
+        def tick() -> None:
+            if progress is not None and task is not None:
+                progress.advance(task)
 
-    def run() -> RunResult:
-        return api.check(
-            pairs,
-            server,
-            timeout=timeout,
-            retries=retries,
-            concurrency=concurrency,
-            dkim_keys=keys,
-            dkim_keys_source="--dkim-keys",
-            api_key=api_key,
-            trigger_verify=trigger_verify,
-            api_retries=api_retries,
-            on_tenant=tick if progress is not None else None,
-        )
+        def run() -> RunResult:
+            return api.check(
+                pairs,
+                server,
+                timeout=timeout,
+                retries=retries,
+                concurrency=concurrency,
+                dkim_keys=keys,
+                dkim_keys_source="--dkim-keys",
+                api_key=api_key,
+                trigger_verify=trigger_verify,
+                api_retries=api_retries,
+                on_tenant=tick if progress is not None else None,
+            )
 
-    if progress is not None:
-        with progress:
+        if progress is not None:
+            with progress:
+                result = run()
+        else:
             result = run()
-    else:
-        result = run()
-    OUTPUTS[fmt.value](sys.stdout, problems_only=problems_only).run(result)
-    raise typer.Exit(result.exit_code)
+        OUTPUTS[fmt.value](sys.stdout, problems_only=problems_only).run(result)
+        raise typer.Exit(result.exit_code)
 
 
 app = command_app("check", check)
