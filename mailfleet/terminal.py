@@ -1,13 +1,31 @@
-"""A Rich console on a given stream: the one place output code gets a terminal from.
+"""A Rich console on a given stream, and tables that fit it: the one place output code gets a
+terminal from.
 
 Output classes are handed a stream and never pick stdout themselves; the table outputs wrap it
-here. Not a terminal (a pipe, a file): plain text, no colour, 200 columns, so tables are not
-cut to 80 columns in CI logs.
+here. Width: ``$COLUMNS`` when set (also when piped: ``COLUMNS=100 mailfleet plan | less``),
+else the terminal's width, else (a pipe, a file) 200 columns, so tables are not cut to 80
+columns in CI logs. Not a terminal: plain text, no colour.
+
+Below ``STACK_BELOW`` columns a table with many columns would fold its cells mid-word
+(``nordlys-rei`` / ``ser.no``); ``print_table`` then prints each row stacked instead: its first
+cell as a heading, then one ``Header: value`` line per other non-empty cell, never cut.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from typing import IO, Any
+
+STACK_BELOW = 120  # columns
+
+
+def width(stream: IO[str]) -> int | None:
+    """``$COLUMNS`` if it is a positive number; else None for a terminal (its own width), 200."""
+    cols = os.environ.get("COLUMNS", "")
+    if cols.isdigit() and int(cols) > 0:
+        return int(cols)
+    return None if stream.isatty() else 200
 
 
 def console(stream: IO[str]) -> Any:
@@ -15,5 +33,47 @@ def console(stream: IO[str]) -> Any:
     about 40 ms and only table output needs it)."""
     from rich.console import Console
 
-    tty = stream.isatty()
-    return Console(file=stream, highlight=False, soft_wrap=False, width=None if tty else 200)
+    return Console(file=stream, highlight=False, soft_wrap=False, width=width(stream))
+
+
+def print_table(
+    con: Any,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    title: str | None = None,
+    row_styles: Sequence[str | None] | None = None,
+    show_lines: bool = False,
+) -> None:
+    """``rows`` as a table on ``con``, or stacked when ``con`` is narrower than ``STACK_BELOW``
+    (each value wraps inside its own column, indented under its label).
+
+    Cells are plain text (never Rich markup); ``row_styles`` styles whole rows (table) or their
+    heading (stacked)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    rows = [list(r) for r in rows]
+    styles = list(row_styles) if row_styles is not None else [None] * len(rows)
+    if con.width >= STACK_BELOW:
+        table = Table(
+            title=Text(title) if title else None, title_justify="left", expand=False, show_lines=show_lines
+        )
+        for h in headers:
+            table.add_column(h, overflow="fold")
+        for row, style in zip(rows, styles, strict=True):
+            table.add_row(*(Text(c) for c in row), style=style)
+        con.print(table)
+        return
+    if title:
+        con.print(Text(title, style="bold"))
+    for row, style in zip(rows, styles, strict=True):
+        con.print(Text(f"{headers[0]}: {row[0]}", style=style or "bold"))
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True)  # "  Header:"
+        grid.add_column(overflow="fold")  # the value, wrapped inside its column
+        for h, cell in zip(headers[1:], row[1:], strict=True):
+            if cell:
+                grid.add_row(Text(f"  {h}:"), Text(cell))
+        con.print(grid)
+        con.print(Text(""))

@@ -17,11 +17,10 @@ import sys
 from typing import IO, ClassVar
 
 import orjson
-from rich.table import Table
 from rich.text import Text
 
 from mailfleet.check import result as res
-from mailfleet.terminal import console
+from mailfleet.terminal import console, print_table
 
 FULL_TABLE_TENANTS = 20
 
@@ -141,13 +140,10 @@ class TableReport:
         con = console(stream)
         rows = self.rows(result)
         if rows:
-            table = Table(show_lines=False, header_style="bold")
-            for header in ("Tenant", "Status", "Check", "Zone", "Name", "Type", "Fix by", "Details"):
-                table.add_column(header, overflow="fold")
-            for row in rows:
-                style = self.STYLES.get(row[1], "")
-                table.add_row(*(Text(cell, style=style if i == 1 else "") for i, cell in enumerate(row)))
-            con.print(table)  # type: ignore[attr-defined]
+            # A table, or stacked rows below 120 columns (mailfleet.terminal.print_table).
+            headers = ("Tenant", "Status", "Check", "Zone", "Name", "Type", "Fix by", "Details")
+            styles = [self.STYLES.get(row[1]) or None for row in rows]
+            print_table(con, headers, rows, row_styles=styles)
         fixes = self.fixes(result)
         if fixes:
             # Plain lines, not through rich: a value must never be wrapped or cut.

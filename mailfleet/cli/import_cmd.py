@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-from mailfleet.cli.common import RegionOption, command_app, err, format_table, manager, out, print_json
+from mailfleet.cli.common import (
+    RegionOption,
+    TableJson,
+    command_app,
+    err,
+    format_table,
+    manager,
+    out,
+    print_json,
+)
 from mailfleet.errors import Problem, UsageError
 from mailfleet.fleet_import.report import ImportReport
-
-
-class TextJson(StrEnum):
-    text = "text"
-    json = "json"
 
 
 def import_(
@@ -38,7 +41,7 @@ def import_(
             "--dry-run", help="Read and check everything, write nothing; show what would be written."
         ),
     ] = False,
-    fmt: Annotated[TextJson, typer.Option("--format", "-f", help="Output format.")] = TextJson.text,
+    fmt: Annotated[TableJson, typer.Option("--format", "-f", help="Output format.")] = TableJson.table,
     rate: Annotated[
         int,
         typer.Option(
@@ -68,7 +71,7 @@ def import_(
             err(f"import {region}: {what} {done}/{total}")
 
     report = manager(ctx).import_from_mailgun(region, dry_run=dry_run, rate=rate, progress=progress)
-    if fmt is TextJson.json:
+    if fmt is TableJson.json:
         print_json(report.as_dict())
     else:
         _text(report)

@@ -7,12 +7,11 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from mailfleet.cli.common import RegionOption, TableMarkdownJson, command_app, manager, out, print_json
 from mailfleet.errors import Problem, UsageError
 from mailfleet.manager import API_KEY_ENV
-from mailfleet.terminal import console
+from mailfleet.terminal import console, print_table
 
 
 def residency(
@@ -101,10 +100,7 @@ def _render(report: dict, *, markdown: bool) -> None:  # type: ignore[type-arg]
         out("")
         out(tail)
         return
-    table = Table(*headers, show_lines=False)
-    for row in rows:
-        table.add_row(*row)
-    console(sys.stdout).print(table)
+    print_table(console(sys.stdout), headers, rows)
     out(tail)
 
 

@@ -53,11 +53,6 @@ class SpfAll(StrEnum):
     hard = "-all"
 
 
-class AddFormat(StrEnum):
-    text = "text"
-    json = "json"
-
-
 class ShowFormat(StrEnum):
     yaml = "yaml"
     json = "json"
@@ -141,6 +136,7 @@ def added_json(added: Added) -> dict[str, Any]:
     view = added.customer_records
     smtp = tenant.outbound.smtp if tenant.uses_smtp else None
     return {
+        "format": "mailfleet-tenant-add/1",
         "file": str(path),
         "written": written,
         "stack": stack.name,
@@ -261,8 +257,11 @@ def add(
         bool, typer.Option("--dry-run", help="Validate and show the file and records; write nothing.")
     ] = False,
     fmt: Annotated[
-        AddFormat, typer.Option("--format", "-f", help="text, or json for scripts.")
-    ] = AddFormat.text,
+        TableJson,
+        typer.Option(
+            "--format", "-f", help="table (for people), or json for scripts (mailfleet-tenant-add/1)."
+        ),
+    ] = TableJson.table,
 ) -> None:
     """Add a tenant: validate everything, write tenants/SLUG.yaml atomically, print what to do next.
 
@@ -303,7 +302,7 @@ def add(
         added, adopted = api.add_adopted_tenant(tenant, nameserver, dry_run=dry_run)
     else:
         added = api.add_tenant(tenant, dry_run=dry_run)
-    if fmt is AddFormat.json:
+    if fmt is TableJson.json:
         doc = added_json(added)
         if adopted is not None:
             from mailfleet.adopt.report import as_json as adopt_json  # asyncio, requests: only here
@@ -349,8 +348,9 @@ def adopt_(
         int, typer.Option("--retries", min=0, help="Retries per DNS query after a timeout.")
     ] = 2,
     fmt: Annotated[
-        AddFormat, typer.Option("--format", "-f", help="text, or json for scripts (mailfleet-adopt/1).")
-    ] = AddFormat.text,
+        TableJson,
+        typer.Option("--format", "-f", help="table (for people), or json for scripts (mailfleet-adopt/1)."),
+    ] = TableJson.table,
 ) -> None:
     """Adopt what the customer's zone already holds: snapshot it into tenants/SLUG.yaml (adopted.dns).
 
@@ -370,7 +370,7 @@ def adopt_(
     result = manager(ctx).adopt_dns(
         slug, nameserver, dry_run=dry_run, accept_drift=yes, timeout=timeout, retries=retries
     )
-    if fmt is AddFormat.json:
+    if fmt is TableJson.json:
         print_json(as_json(result))
     else:
         out("\n".join(text_lines(result, format_table)))
@@ -405,7 +405,7 @@ def list_(
     """
     items, problems = manager(ctx).tenants(region)
     if fmt is TableJson.json:
-        print_json(items)
+        print_json({"format": "mailfleet-tenants/1", "tenants": items})
     else:
         rows = [
             (
@@ -431,11 +431,11 @@ def show(
     slug: Annotated[str, typer.Argument(metavar="SLUG", help="Tenant slug.")],
     fmt: Annotated[ShowFormat, typer.Option("--format", "-f", help="Output format.")] = ShowFormat.yaml,
 ) -> None:
-    """Show one tenant with every default filled in (YAML, or JSON: {"file": ..., "tenant": {...}})."""
+    """Show one tenant with every default filled in (YAML, or JSON: {"format": "mailfleet-tenant/1", "file", "tenant"})."""
     tenant, path = manager(ctx).tenant(slug)
     data = as_data(tenant, full=True)
     if fmt is ShowFormat.json:
-        print_json({"file": str(path), "tenant": data})
+        print_json({"format": "mailfleet-tenant/1", "file": str(path), "tenant": data})
     else:
         out(dump_yaml(data))
 

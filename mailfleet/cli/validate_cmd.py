@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mailfleet.cli.common import command_app, err, manager, out, print_json
+from mailfleet.cli.common import TableJson, command_app, err, manager, out, print_json
 from mailfleet.project import paused_gc
-
-
-class TextJson(StrEnum):
-    text = "text"
-    json = "json"
 
 
 def validate(
@@ -29,7 +23,7 @@ def validate(
         ),
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as problems.")] = False,
-    fmt: Annotated[TextJson, typer.Option("--format", "-f", help="Output format.")] = TextJson.text,
+    fmt: Annotated[TableJson, typer.Option("--format", "-f", help="Output format.")] = TableJson.table,
 ) -> None:
     """Validate tenant and stack files: schema, cross-tenant conflicts, DNS limits.
 
@@ -44,10 +38,10 @@ def validate(
         _validate(ctx, paths, strict, fmt)
 
 
-def _validate(ctx: typer.Context, paths: list[Path] | None, strict: bool, fmt: TextJson) -> None:
+def _validate(ctx: typer.Context, paths: list[Path] | None, strict: bool, fmt: TableJson) -> None:
     report = manager(ctx).validate(list(paths or []))
     problems = report.problems + (report.warnings if strict else [])
-    if fmt is TextJson.json:
+    if fmt is TableJson.json:
         print_json(report.as_dict(ok=not problems))
     else:
         for p in report.problems:
@@ -61,7 +55,7 @@ def _validate(ctx: typer.Context, paths: list[Path] | None, strict: bool, fmt: T
     if problems:
         err(f"validate: {report.summary(problems)}")
         raise typer.Exit(1)
-    if fmt is TextJson.text:
+    if fmt is TableJson.table:
         out(f"OK: {report.summary([])}")
 
 

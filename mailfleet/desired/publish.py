@@ -134,6 +134,7 @@ class CustomerRecords:
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "format": "mailfleet-records/1",
             "tenant": self.slug,
             "region": self.region,
             "stack": self.stack,

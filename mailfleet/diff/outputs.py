@@ -25,7 +25,7 @@ import orjson
 
 from mailfleet.diff.change import OP_TITLES, Change, StackChanges
 from mailfleet.fsutil import locked
-from mailfleet.terminal import console
+from mailfleet.terminal import console, print_table
 
 COMMENT_LIMIT = 60_000
 CELL_LIMIT = 4_000
@@ -345,7 +345,6 @@ class ReportTable:
 
     def run(self, report: Report) -> None:
         # rich (about 15 ms) only for this output: Markdown and JSON, what CI asks for, skip it.
-        from rich.table import Table
         from rich.text import Text
 
         con = console(self.stream or sys.stdout)
@@ -358,24 +357,25 @@ class ReportTable:
             for title, changes in sections:
                 con.rule(title)
                 if changes.rows:
-                    table = Table(expand=False, show_lines=True)
-                    for h in HEADERS:
-                        table.add_column(h.format(group=changes.group_label), overflow="fold")
+                    body = []
                     for r in changes.rows:
                         op = OP_TITLES[r.op] + (
                             " (destructive)" if r.destructive else " (risky)" if r.risky else ""
                         )
-                        cells = (
-                            op,
-                            r.group,
-                            r.name,
-                            r.type,
-                            r.ttl,
-                            r.where,
-                            *map("\n".join, (r.old, r.new, [*r.reasons, *r.risks])),
+                        body.append(
+                            (
+                                op,
+                                r.group,
+                                r.name,
+                                r.type,
+                                r.ttl,
+                                r.where,
+                                *map("\n".join, (r.old, r.new, [*r.reasons, *r.risks])),
+                            )
                         )
-                        table.add_row(*(Text(c) for c in cells), style="bold red" if r.destructive else None)
-                    con.print(table)
+                    headers = [h.format(group=changes.group_label) for h in HEADERS]
+                    styles = ["bold red" if r.destructive else None for r in changes.rows]
+                    print_table(con, headers, body, row_styles=styles, show_lines=True)
                 else:
                     con.print(Text("No changes."))
                 line = f"Summary: {changes.summary()}"

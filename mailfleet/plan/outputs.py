@@ -13,7 +13,7 @@ from typing import IO
 import orjson
 
 from mailfleet.desired.state import Adopted, StackState, TenantState
-from mailfleet.terminal import console
+from mailfleet.terminal import console, print_table
 
 FORMAT = "mailfleet-plan/1"
 FROM_MAILGUN = "(from Mailgun once the domain exists)"
@@ -148,19 +148,13 @@ class PlanTable:
 
     def run(self, states: list[StackState]) -> None:
         # rich (about 15 ms) only for this output: `plan --format json|markdown` skip it.
-        from rich.table import Table
         from rich.text import Text
 
         con = console(self.stream or sys.stdout)
         for state in states:
             con.rule(Text(f"stack {state.stack} ({state.region}, {state.aws_region})"))
             for t in state.tenants:
-                table = Table(title=Text(f"{t.slug}: {t.display_name}"), title_justify="left", expand=False)
-                for h in HEADERS:
-                    table.add_column(h, overflow="fold")
-                for row in tenant_rows(t):
-                    table.add_row(*(Text(cell) for cell in row))
-                con.print(table)
+                print_table(con, HEADERS, tenant_rows(t), title=f"{t.slug}: {t.display_name}")
             con.print(Text(_summary(state)))
 
 

@@ -68,6 +68,7 @@ class Report:
             return [{"file": p.where, "field": p.field, "message": p.message} for p in items]
 
         return {
+            "format": "mailfleet-validate/1",
             "ok": ok,
             "problems": rows(self.problems),
             "warnings": rows(self.warnings),

@@ -71,7 +71,9 @@ def test_table_lists_customer_records_and_our_authorisation(proj) -> None:
 
 def test_json_shape(proj) -> None:
     data = json.loads(proj.run("records", "nordlys", "-f", "json").stdout)
+    assert data["format"] == "mailfleet-records/1"
     assert set(data) == {
+        "format",
         "tenant",
         "region",
         "stack",

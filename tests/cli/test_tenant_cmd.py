@@ -161,7 +161,9 @@ def test_list_table_and_json(proj) -> None:
     assert lines[0].split()[:2] == ["SLUG", "REGION"]
     slugs = [line.split()[0] for line in lines[1:]]
     assert slugs == sorted(p.stem for p in proj.tenants.glob("*.yaml"))
-    eu = json.loads(proj.run("tenant", "list", "--region", "eu", "--format", "json").stdout)
+    doc = json.loads(proj.run("tenant", "list", "--region", "eu", "--format", "json").stdout)
+    assert doc["format"] == "mailfleet-tenants/1"
+    eu = doc["tenants"]
     assert {t["region"] for t in eu} == {"eu"}
     assert [t["slug"] for t in eu] == ["acme", "alpine", "berlinbikes", "fjordbank", "nordlys"]
     nordlys = next(t for t in eu if t["slug"] == "nordlys")
@@ -183,7 +185,7 @@ def test_list_reports_broken_files_after_the_valid_ones(proj) -> None:
     (proj.tenants / "zz.yaml").write_text("slug: zz\n")
     result = proj.run("tenant", "list", "--format", "json")
     assert result.returncode == 1
-    assert len(json.loads(result.stdout)) == 9
+    assert len(json.loads(result.stdout)["tenants"]) == 9
     assert_clean_failure(result, 1, "tenants/zz.yaml: name", "missing")
 
 
@@ -194,7 +196,7 @@ def test_show_yaml_and_json(proj) -> None:
     assert data["dkim"] == {"selector": "mailfleet", "bits": 2048}  # defaults filled in
     assert data["dmarc"]["policy"] == "quarantine"
     as_json = json.loads(proj.run("tenant", "show", "acme", "--format", "json").stdout)
-    assert as_json["file"] == "tenants/acme.yaml"
+    assert as_json["format"] == "mailfleet-tenant/1" and as_json["file"] == "tenants/acme.yaml"
     assert as_json["tenant"] == data
     missing = proj.run("tenant", "show", "nobody")
     assert_clean_failure(missing, 1, "tenants/nobody.yaml", "no tenant")
@@ -290,7 +292,7 @@ def test_global_dirs_options_from_another_directory(proj, tmp_path) -> None:
     assert (proj.tenants / "faraway.yaml").is_file()
     assert list(elsewhere.iterdir()) == []
     listed = proj.run(*dirs, "tenant", "list", "-f", "json", cwd=elsewhere)
-    assert "faraway" in [t["slug"] for t in json.loads(listed.stdout)]
+    assert "faraway" in [t["slug"] for t in json.loads(listed.stdout)["tenants"]]
     # Without the options, the current directory has no tenants directory.
     lost = proj.run("tenant", "add", "farther", "--region", "us", "-m", "a", cwd=elsewhere)
     assert_clean_failure(lost, 1, "tenants", "does not exist")
@@ -303,6 +305,7 @@ def test_add_json_output(proj) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
+    assert data["format"] == "mailfleet-tenant-add/1" and data["records"]["format"] == "mailfleet-records/1"
     assert data["file"] == "tenants/jsonco.yaml" and data["written"] is True and data["stack"] == "us"
     assert data["tenant"]["outbound"]["smtp"] == {
         "host": "smtp.jsonco.example.org",

@@ -83,6 +83,7 @@ def test_json_format_and_strict(proj) -> None:
     result = proj.run("validate", "--format", "json")
     assert result.returncode == 0
     data = json.loads(result.stdout)
+    assert data["format"] == "mailfleet-validate/1"
     assert data["ok"] is True and data["problems"] == []
     assert data["checked"] == {"tenant_files": 9, "stack_files": 2}
     assert data["tenants_by_region"] == {"eu": 5, "us": 4}

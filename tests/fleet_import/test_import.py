@@ -225,7 +225,7 @@ def test_a_route_added_in_mailgun_shows_on_the_next_import(world: World) -> None
 def test_no_form_of_the_key_in_any_output_even_when_mailgun_echoes_it(world: World) -> None:
     world.fake.echo_requests(True)
     outputs = []
-    for fmt in ("text", "json"):
+    for fmt in ("table", "json"):
         proc = world.run("-vv", "import", "--from-mailgun", "--region", "eu", "--format", fmt)
         assert proc.returncode == 0, proc.stderr
         outputs += [proc.stdout, proc.stderr]
