@@ -2,16 +2,20 @@
 
 Used by .github/workflows/preview.yml and deploy.yml (run with the repository's venv python):
 
-    ci_stacks.py preview --diff DIFF.json [--changed FILES.txt] [--all] [--destructive]
-    ci_stacks.py deploy  --diff DIFF.json [--changed FILES.txt] [--all] [--destructive]
+    ci_stacks.py preview --diff DIFF.json [--affected AFFECTED.json | --changed FILES.txt] [--all] [--destructive]
+    ci_stacks.py deploy  --diff DIFF.json [--affected AFFECTED.json | --changed FILES.txt] [--all] [--destructive]
 
 DIFF.json is ``mailfleet diff --format json`` (``mailfleet-diff/1``) between the base and the
-head; FILES.txt is ``git diff --name-only BASE HEAD`` (one path a line). Prints
+head (which stacks are destructive, which domains move); AFFECTED.json is
+``mailfleet diff --affected-stacks --format json`` (``mailfleet-affected-stacks/1``: which stacks
+the change touches and each one's ``pulumi up --parallel``); without it, FILES.txt
+(``git diff --name-only BASE HEAD``) and the diff decide. Prints
 ``name=value`` lines for ``$GITHUB_OUTPUT``:
 
-- ``preview``: ``matrix`` (``{"include": [{"stack", "region", "destructive"}]}``) and ``count``;
+- ``preview``: ``matrix`` (``{"include": [{"stack", "region", "destructive", "parallel"}]}``)
+  and ``count``;
 - ``deploy``: ``first`` and ``second`` (two matrices of the same shape) and ``first_count``,
-  ``second_count``. A stack that deletes a Mailgun domain another stack creates under the same
+  ``second_count``, and ``max_parallel`` (stacks of a phase at once) with ``--affected``. A stack that deletes a Mailgun domain another stack creates under the same
   name (a tenant moving region, in either direction) runs in ``first``; the stack that creates
   it in ``second``, after it: domain names are global, so the create fails while the old domain
   exists. Stacks without such a dependency run in ``first``, in parallel.
@@ -33,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 FORMAT = "mailfleet-diff/1"
+AFFECTED_FORMAT = "mailfleet-affected-stacks/1"
 
 # Changed paths that never change what a stack's `pulumi up` does. Tenant and stack files are
 # judged by the desired-state diff itself, per stack.
@@ -54,6 +59,20 @@ def load_diff(path: Path) -> dict[str, Any]:
     return doc
 
 
+def load_affected(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise Refused(f"{path}: not a JSON document: {exc}") from None
+    if (
+        not isinstance(doc, dict)
+        or doc.get("format") != AFFECTED_FORMAT
+        or not isinstance(doc.get("stacks"), list)
+    ):
+        raise Refused(f"{path}: format: expected {AFFECTED_FORMAT!r} (mailfleet diff --affected-stacks)")
+    return doc
+
+
 def code_changed(paths: Iterable[str]) -> list[str]:
     """The changed paths that can change every stack's `pulumi up`."""
     out = []
@@ -68,21 +87,37 @@ def code_changed(paths: Iterable[str]) -> list[str]:
 
 
 def entries(
-    doc: dict[str, Any], changed: list[str], every: bool = False, destructive: bool = False
+    doc: dict[str, Any],
+    changed: list[str],
+    every: bool = False,
+    destructive: bool = False,
+    affected: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """One entry per affected stack, in the diff's stack order (``every``: all stacks;
-    ``destructive``: all marked destructive, for the approval environment)."""
-    every = every or bool(code_changed(changed))
+    """One entry per affected stack: ``affected`` (``mailfleet diff --affected-stacks``) says
+    which, with each stack's ``--parallel``; without it, the diff's stacks with rows, or every
+    stack when a changed path can change every ``pulumi up``. ``every``: all stacks of the diff;
+    ``destructive``: all marked destructive, for the approval environment."""
+    summaries = {s["stack"]: s for s in doc["stacks"]}
+    parallel = {a["stack"]: a.get("parallel") for a in (affected or {}).get("stacks", [])}
+    if every:
+        names = list(summaries)
+    elif affected is not None:
+        names = [a["stack"] for a in affected["stacks"]]
+    else:
+        everything = bool(code_changed(changed))
+        names = [s["stack"] for s in doc["stacks"] if everything or s["rows"]]
     out = []
-    for s in doc["stacks"]:
-        if every or s["rows"]:
-            out.append(
-                {
-                    "stack": s["stack"],
-                    "region": s["region"],
-                    "destructive": destructive or bool(s["summary"].get("destructive", 0)),
-                }
-            )
+    for name in names:
+        s = summaries.get(name)
+        region = s["region"] if s else next(a["region"] for a in affected["stacks"] if a["stack"] == name)  # type: ignore[index]
+        entry: dict[str, Any] = {
+            "stack": name,
+            "region": region,
+            "destructive": destructive or bool(s and s["summary"].get("destructive", 0)),
+        }
+        if parallel.get(name):
+            entry["parallel"] = parallel[name]
+        out.append(entry)
     return out
 
 
@@ -108,9 +143,13 @@ def domain_handovers(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def phases(
-    doc: dict[str, Any], changed: list[str], every: bool = False, destructive: bool = False
+    doc: dict[str, Any],
+    changed: list[str],
+    every: bool = False,
+    destructive: bool = False,
+    affected: dict[str, Any] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    stacks = entries(doc, changed, every, destructive)
+    stacks = entries(doc, changed, every, destructive, affected)
     handovers = domain_handovers(doc)
     after = {dst for _src, dst, _name in handovers}
     before = {src for src, _dst, _name in handovers}
@@ -136,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("mode", choices=["preview", "deploy"])
     parser.add_argument("--diff", type=Path, required=True, help="mailfleet diff --format json output")
     parser.add_argument("--changed", type=Path, help="git diff --name-only output, one path a line")
+    parser.add_argument(
+        "--affected", type=Path, help="mailfleet diff --affected-stacks --format json output (which stacks)"
+    )
     parser.add_argument("--all", action="store_true", help="every stack of the diff, changed or not")
     parser.add_argument(
         "--destructive", action="store_true", help="mark every stack destructive (approval environment)"
@@ -144,12 +186,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         doc = load_diff(args.diff)
         changed = args.changed.read_text().splitlines() if args.changed else []
+        affected = load_affected(args.affected) if args.affected else None
         if args.mode == "preview":
-            items = entries(doc, changed, args.all, args.destructive)
+            items = entries(doc, changed, args.all, args.destructive, affected)
             print(f"matrix={matrix(items)}")
             print(f"count={len(items)}")
         else:
-            first, second = phases(doc, changed, args.all, args.destructive)
+            first, second = phases(doc, changed, args.all, args.destructive, affected)
+            if affected is not None:
+                print(f"max_parallel={affected.get('max_parallel') or len(first) or 1}")
             print(f"first={matrix(first)}")
             print(f"first_count={len(first)}")
             print(f"second={matrix(second)}")

@@ -192,7 +192,13 @@ def deploy_ctx(before: str) -> dict[str, str]:
 
 
 def matrix(out: dict[str, str], key: str) -> list[dict[str, Any]]:
-    return json.loads(out[key])["include"]
+    """A matrix's entries without ``parallel`` (from `mailfleet diff --affected-stacks`: a
+    positive whole number on every stack it lists, checked here)."""
+    items = json.loads(out[key])["include"]
+    for item in items:
+        parallel = item.pop("parallel", 1)
+        assert isinstance(parallel, int) and parallel >= 1
+    return items
 
 
 # ----- deploy.yml: which stacks, in what order ------------------------------------------------
@@ -215,6 +221,9 @@ def test_deploy_runs_the_stack_giving_up_a_domain_first(world: World, slug: str,
     assert matrix(out, "first") == [{"stack": old, "region": old, "destructive": True}]
     assert matrix(out, "second") == [{"stack": new, "region": new, "destructive": False}]
     assert (out["first_count"], out["second_count"]) == ("1", "1")
+    assert int(out["max_parallel"]) >= 1
+    # Each stack's `pulumi up --parallel`, as `mailfleet diff --affected-stacks` computed it.
+    assert all(e["parallel"] >= 1 for k in ("first", "second") for e in json.loads(out[k])["include"])
     assert "mailfleet diff" in run.summary
 
 
@@ -288,6 +297,7 @@ def test_manual_deploy_with_allow_destructive_routes_every_stack_to_approval(wor
 def up_ctx(stack: str, destructive: bool) -> dict[str, str]:
     return {
         "matrix.stack": stack,
+        "matrix.parallel": "4",
         "matrix.destructive": "true" if destructive else "false",
         "vars.PULUMI_BACKEND_URL": "s3://acme-mailfleet-state",
         **secret_ctx(),
@@ -324,6 +334,7 @@ def test_up_job_logs_in_sets_secrets_refreshes_previews_then_applies(world: Worl
     assert {"--yes", "--skip-preview", "--non-interactive"} <= set(refresh) and "eu" in refresh
     up = next(a for a in argvs if a[0] == "up")
     assert {"--yes", "--non-interactive"} <= set(up) and up[up.index("--stack") + 1] == "eu"
+    assert up[up.index("--parallel") + 1] == "4"  # the affected-stacks figure
     # Every pulumi call after login has the passphrase; no secret value is ever an argument
     # nor in any step's output or the summary.
     assert all("PULUMI_CONFIG_PASSPHRASE" in c["env"] for c in calls)

@@ -113,7 +113,7 @@ def test_deploy_workflow_shape() -> None:
     assert second["needs"] == ["plan", "up-first"]
     for job, phase in ((first, "first"), (second, "second")):
         assert job["strategy"]["matrix"] == f"${{{{ fromJSON(needs.plan.outputs.{phase}) }}}}"
-        assert "max-parallel" not in job["strategy"]
+        assert job["strategy"]["max-parallel"] == "${{ fromJSON(needs.plan.outputs.max_parallel) }}"
         assert job["environment"] == (
             "${{ matrix.destructive && format('{0}-destructive', matrix.stack) || matrix.stack }}"
         )
