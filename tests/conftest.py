@@ -77,6 +77,15 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     knot.CURRENT_TEST_MARKED = item.get_closest_marker("knot") is not None
 
 
+@pytest.fixture(autouse=True)
+def _no_inherited_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytest-xdist workers get COLUMNS=80/LINES=24 from execnet; the table outputs respect
+    $COLUMNS (mailfleet.terminal), so in-process renders would depend on how pytest was run.
+    Tests that care set COLUMNS themselves."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)
+
+
 @pytest.fixture
 def repo_root() -> Path:
     return REPO
