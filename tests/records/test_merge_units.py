@@ -104,3 +104,43 @@ def test_dmarc_merge_into(
 ) -> None:
     assert dmarc.merge_into(existing, policy, rua, ruf) == merged
     assert dmarc.tags(merged)[0] == ("v", "DMARC1") and dmarc.tags(merged)[1][0] == "p"
+
+
+def test_dmarc_merge_adds_ruf_and_reads_spaced_lists() -> None:
+    assert dmarc.merge_into("v=DMARC1; p=none", None, [], ["mailto:f@c.no", "mailto:f@c.no"]) == (
+        "v=DMARC1; p=none; ruf=mailto:f@c.no"
+    )
+    assert dmarc.merge_into("v=DMARC1; p=none; rua=mailto:a@c.no, mailto:b@c.no", None, [OURS]) == (
+        f"v=DMARC1; p=none; rua=mailto:a@c.no,mailto:b@c.no,{OURS}"
+    )
+    # a value may hold '=': the tag is what comes before the first one
+    assert dmarc.tags("v=DMARC1; p=none; rua=mailto:a=b@c.no") == [
+        ("v", "DMARC1"),
+        ("p", "none"),
+        ("rua", "mailto:a=b@c.no"),
+    ]
+
+
+def test_spf_redirect_costs_its_target_and_the_whole_answer_limit_is_inclusive() -> None:
+    assert spf.record_lookups("v=spf1 redirect=_spf.google.com") == 4
+    assert spf.record_lookups("v=spf1 ~mx -a:x.test ?exists:y.test +ptr") == 4
+    at_limit = "v=spf1 include:" + "a" * 386 + ".test -all"
+    assert spf.answer_octets("acme.no", at_limit) == 450
+    spf.check_record(at_limit, domain="acme.no")
+    with pytest.raises(ValueError, match=re.escape("the DNS answer for acme.no's SPF record is 451 octets")):
+        spf.check_record(at_limit.replace("a", "aa", 1), domain="acme.no")
+
+
+def test_txt_join_replaces_what_is_not_ascii() -> None:
+    from mailfleet.records import txt
+
+    assert (
+        txt.join([b"v=spf1 ", "include:mailgun.org", b" caf\xc3\xa9"])
+        == "v=spf1 include:mailgun.org caf\ufffd\ufffd"
+    )
+
+
+def test_dkim_tags_after_junk_are_kept() -> None:
+    from mailfleet.records import dkim
+
+    assert dkim.parse_tags("v=DKIM1; junk; k=rsa; p=AAAA") == {"v": "DKIM1", "k": "rsa", "p": "AAAA"}
