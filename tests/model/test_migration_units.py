@@ -72,8 +72,13 @@ def _upto(step: str, *, started_only: bool = False) -> dict[str, bool]:
         ({}, (True, True, True, None), None),
         (_upto("prepare.lower-ttl", started_only=True), (True, True, True, 60), None),
         (_upto("export"), (True, True, True, 60), None),
-        # the point of no return: the source domains and records go, its routes stay
-        (_upto("cutover.release-source-domain", started_only=True), (False, True, False, 60), None),
+        # the point of no return: the source domains and records go, its routes stay; the target
+        # holds the records from now on (docs/migrate.md), before it declares domains and routes
+        (
+            _upto("cutover.release-source-domain", started_only=True),
+            (False, True, False, 60),
+            (False, False, True, 60),
+        ),
         (_upto("cutover.create-target", started_only=True), (False, True, False, 60), (True, True, True, 60)),
         (_upto("cutover.release-source-routes", started_only=True), None, (True, True, True, 60)),
         (_upto("verify"), None, (True, True, True, 60)),
