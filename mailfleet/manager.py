@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from mailfleet.check.result import RunResult
     from mailfleet.cloudflare.client import CloudflareClient
     from mailfleet.dedicated.bind import BindResult
+    from mailfleet.desired.publish import CustomerRecords
     from mailfleet.dns.resolver import Nameserver
     from mailfleet.fleet_import.report import ImportReport
     from mailfleet.mailgun.client import MailgunClient
@@ -249,6 +250,36 @@ class Manager:
         )
 
     # -- Mailgun --------------------------------------------------------------------------
+
+    def fetch_dkim(self, view: CustomerRecords, api_key: str) -> list[str]:
+        """Fill ``view.dkim_values`` with the DKIM values Mailgun holds (``GET
+        /v4/domains/{name}``, the tenant's region); notes for stderr on what stays a placeholder."""
+        from mailfleet.mailgun.errors import MailgunError
+
+        notes = []
+        # a display command: two retries, then the placeholder (check waits longer, --api-retries)
+        client = self.mailgun_client(view.region, api_key, max_retries=2)
+        for rec in view.records:
+            if not rec.from_mailgun or not rec.mailgun_domain:
+                continue
+            try:
+                body = client.get_domain(rec.mailgun_domain)
+            except MailgunError as exc:
+                if exc.status == 404:
+                    notes.append(
+                        f"DKIM of {rec.name}: {rec.mailgun_domain} is not in Mailgun's {view.region.upper()} "
+                        f"region yet (`pulumi up -s {view.stack}` creates it); showing a placeholder"
+                    )
+                else:
+                    notes.append(f"DKIM of {rec.name}: cannot ask Mailgun ({exc}); showing a placeholder")
+                continue
+            for item in body.get("sending_dns_records") or []:
+                name = str(item.get("name") or "").rstrip(".").lower()
+                if item.get("record_type") == "TXT" and name == rec.name.lower() and item.get("value"):
+                    view.dkim_values[name] = str(item["value"])
+            if rec.name.lower() not in view.dkim_values:
+                notes.append(f"DKIM of {rec.name}: Mailgun lists no such record; showing a placeholder")
+        return notes
 
     def mailgun_clients(self, api_key: str, **options: Any) -> dict[str, MailgunClient]:
         """One client per region (``MAILGUN_API_BASE_<REGION>`` overrides its host)."""

@@ -45,6 +45,12 @@ class CustomerRecords:
     records: list[DnsRecord] = field(default_factory=list)
     ours: list[DnsRecord] = field(default_factory=list)
     third_party: list[tuple[str, str]] = field(default_factory=list)  # (destination, record name)
+    # DKIM values Mailgun holds (record name -> value, as Mailgun gives it and Pulumi writes
+    # it), filled by ``Manager.fetch_dkim`` when MAILGUN_API_KEY lets us ask; else placeholders.
+    dkim_values: dict[str, str] = field(default_factory=dict)
+
+    def dkim_value(self, record: DnsRecord) -> str | None:
+        return self.dkim_values.get(record.name.lower()) if record.from_mailgun else None
 
     @classmethod
     def from_state(
@@ -89,11 +95,13 @@ class CustomerRecords:
     def value_of(self, record: DnsRecord) -> str:
         """The logical value(s) of ``record`` joined by newlines; the placeholder for DKIM."""
         if record.from_mailgun:
-            return DKIM_PLACEHOLDER
+            return self.dkim_value(record) or DKIM_PLACEHOLDER
         return "\n".join(record.values)
 
     def note_of(self, record: DnsRecord) -> str:
         """What a person does with ``record``: publish it, or replace what the zone holds."""
+        if record.from_mailgun and self.dkim_value(record):
+            return f"dkim: the key Mailgun holds for {record.mailgun_domain} ({self.region.upper()} region)"
         if record.from_mailgun:
             return self.dkim_source()
         if record.adopted is not None and record.adopted.original:
@@ -117,6 +125,11 @@ class CustomerRecords:
         ]
         for r in self.records:
             owner = f"{r.name}."
+            known = self.dkim_value(r)
+            if known:
+                lines.append(f"; DKIM: the key Mailgun holds for {r.mailgun_domain}:")
+                lines.append(f"{owner} {r.ttl} IN TXT {txt.quoted(known)}")
+                continue
             if r.from_mailgun:
                 lines.append(f"; DKIM: the value is {self.dkim_source()}:")
                 lines.append(f"; {owner} {r.ttl} IN TXT {txt.quoted(DKIM_PLACEHOLDER)}")
@@ -148,10 +161,16 @@ class CustomerRecords:
                     "name": r.name,
                     "type": r.type,
                     "ttl": r.ttl,
-                    "value": r.values[0] if len(r.values) == 1 else None,
-                    "values": [] if r.from_mailgun else list(r.values),
+                    "value": self.dkim_value(r) or (r.values[0] if len(r.values) == 1 else None),
+                    "values": (
+                        [self.dkim_value(r)]
+                        if self.dkim_value(r)
+                        else []
+                        if r.from_mailgun
+                        else list(r.values)
+                    ),
                     "from_mailgun": r.from_mailgun,
-                    "placeholder": DKIM_PLACEHOLDER if r.from_mailgun else None,
+                    "placeholder": DKIM_PLACEHOLDER if r.from_mailgun and not self.dkim_value(r) else None,
                     "replaces": list(r.adopted.original) if r.adopted is not None else [],
                 }
                 for r in self.records

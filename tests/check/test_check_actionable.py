@@ -160,3 +160,28 @@ def test_progress_on_a_terminal_for_a_single_slow_tenant(dns_world):
         timeout=120,
     )
     assert proc.returncode == 3 and proc.stderr == ""
+
+
+def test_bind_snippet_takes_the_dkim_key_from_mailgun(check_cli, dns_world):
+    from tests.fakes.mailgun_server import FakeMailgun
+
+    name = "mailfleet._domainkey.wrongkey.mail.example.com"
+    with FakeMailgun() as fake:
+        fake.seed_domain(
+            "wrongkey.mail.example.com",
+            "us",
+            dkim_selector="mailfleet",
+            dkim_public_key=dns_world.expected_keys[name],
+        )
+        proc, _ = check_cli("wrongkey", env=fake.env(), fmt="bind")
+        assert fake.api_key not in proc.stdout + proc.stderr
+    assert proc.returncode == 1
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith(name + "."))
+    value = "".join(line.split(" IN TXT ", 1)[1].split('" "')).strip('"')
+    assert value == f"v=DKIM1; k=rsa; p={dns_world.expected_keys[name]}"
+    # without MAILGUN_API_KEY (and no --dkim-keys) a missing DKIM key is not known: a placeholder,
+    # commented out so the snippet cannot be pasted with it
+    proc, _ = check_cli("notdeployed", fmt="bind")
+    dkim = [ln for ln in proc.stdout.splitlines() if "._domainkey.notdeployed." in ln and " IN TXT " in ln]
+    assert len(dkim) == 1 and dkim[0].startswith("; ") and "<the key Mailgun generated" in dkim[0]
+    assert "; the DKIM key is Mailgun's: run with MAILGUN_API_KEY (or --dkim-keys) to get it" in proc.stdout
