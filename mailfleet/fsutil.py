@@ -26,12 +26,15 @@ import contextlib
 import logging
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from mailfleet.errors import MailfleetError, Problem
 
 log = logging.getLogger("mailfleet.fsutil")
+_PROCESS_LOCKS: dict[str, threading.RLock] = {}
+_PROCESS_LOCKS_GUARD = threading.Lock()
 
 LOCK_NAME = ".mailfleet.lock"
 DEFAULT_LOCK_TIMEOUT = 120.0
@@ -50,9 +53,26 @@ def lock_path(directory: Path) -> Path:
 def locked(directory: Path, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[Path]:
     """Hold the exclusive lock of ``directory`` (created if missing); yields the lock path."""
     # Every command loads this module; only writers lock, and filelock costs about 5 ms.
+    path = lock_path(directory)
+    # Threads of this process queue on an in-process lock first: only one of them at a time
+    # polls the file lock, so hundreds of threads (a migrate batch writing journals) do not
+    # starve each other polling it, nor time out waiting for each other.
+    with _PROCESS_LOCKS_GUARD:
+        local = _PROCESS_LOCKS.setdefault(str(path), threading.RLock())
+    # No timeout here: a holder in this process always releases (this context manager), so
+    # the queue moves; the timeout is for another process holding the file lock.
+    local.acquire()
+    try:
+        with _file_locked(path, timeout) as held:
+            yield held
+    finally:
+        local.release()
+
+
+@contextlib.contextmanager
+def _file_locked(path: Path, timeout: float) -> Iterator[Path]:
     from filelock import FileLock, Timeout
 
-    path = lock_path(directory)
     lock = FileLock(str(path), timeout=timeout)
     try:
         lock.acquire()
