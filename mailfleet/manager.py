@@ -500,12 +500,16 @@ class Manager:
             ("verify_timeout", "MAILFLEET_MIGRATE_VERIFY_TIMEOUT"),
             ("poll_interval", "MAILFLEET_MIGRATE_POLL_INTERVAL"),
             ("max_ttl_wait", "MAILFLEET_MIGRATE_MAX_TTL_WAIT"),
+            ("dkim_timeout", "MAILFLEET_MIGRATE_DKIM_TIMEOUT"),
         ):
             if os.environ.get(env):
                 try:
                     setattr(options, name, float(os.environ[env]))
                 except ValueError:
                     raise UsageError(problems=[Problem(env, "", "must be a number of seconds")]) from None
+        from mailfleet.migrate.dkim import passphrase_from_env
+
+        options.key_passphrase = passphrase_from_env(os.environ)
         checker = None
         if os.environ.get("MAILFLEET_MIGRATE_CHECK", "1") != "0":
             checker = DnsChecker(os.environ.get("MAILFLEET_NAMESERVER") or None)

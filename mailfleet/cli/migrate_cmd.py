@@ -21,7 +21,7 @@ from mailfleet.cli.common import RegionOption, TableJson, err, manager, out, pri
 from mailfleet.errors import Problem, UsageError
 from mailfleet.migrate.engine import Migrator, Notice
 from mailfleet.migrate.plan import PLAN_FORMAT
-from mailfleet.model.migration import STEP_NAMES
+from mailfleet.model.migration import POINT_OF_NO_RETURN, STEP_NAMES
 
 DEFAULT_RATE = 300  # Mailgun's documented budget on domain and webhook endpoints (per minute)
 
@@ -167,7 +167,7 @@ def run(
             print_json(
                 {
                     "format": PLAN_FORMAT,
-                    "point_of_no_return": "cutover.release-source-domain",
+                    "point_of_no_return": POINT_OF_NO_RETURN,
                     "tenants": [
                         {
                             "slug": slug,
@@ -194,8 +194,8 @@ def run(
                 for d in p.details:
                     out(f"          - {d}")
             out(
-                "  Until step 4 starts, `mailfleet migrate abort` undoes everything; from then on only "
-                "`mailfleet migrate resume` goes forward."
+                f"  Until step {STEP_NAMES.index(POINT_OF_NO_RETURN) + 1} starts, `mailfleet migrate abort` "
+                "undoes everything; from then on only `mailfleet migrate resume` goes forward."
             )
         return
     if not yes:

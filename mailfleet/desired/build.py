@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from mailfleet.desired import adopt
 from mailfleet.desired.rules import MAILGUN_SPF_INCLUDE
@@ -120,16 +121,7 @@ def _domain_records(
     if with_mx:
         out.append(rec("mx", domain, "MX", mx.values(facts)))
     out.append(rec("spf", domain, "TXT", (spf_value,)))
-    out.append(
-        rec(
-            "dkim",
-            dkim.record_name(tenant.dkim.selector, domain),
-            "TXT",
-            (),
-            from_mailgun=True,
-            mailgun_domain=domain,
-        )
-    )
+    out.extend(_dkim_records(tenant, stack, domain, rec))
     out.append(
         rec(
             "dmarc",
@@ -141,6 +133,40 @@ def _domain_records(
     if tenant.tracking:
         out.append(rec("tracking", tracking.record_name(domain), "CNAME", (tracking.target(facts),)))
     return out
+
+
+def _dkim_records(tenant: Tenant, stack: StackConfig, domain: str, rec: Any) -> list[DnsRecord]:
+    """The DKIM record(s) of ``domain``: Mailgun's key under the tenant's selector, or, in the
+    target region of a move with DKIM overlap (``migration.dkim``), the key mailfleet made
+    under the new selector, plus the old selector's record kept unchanged until ``finalize``."""
+    m = tenant.migration
+    overlap = m.dkim if m is not None else None
+    if m is None or overlap is None or stack.region != m.to or domain not in overlap.keys:
+        return [
+            rec(
+                "dkim",
+                dkim.record_name(tenant.dkim.selector, domain),
+                "TXT",
+                (),
+                from_mailgun=True,
+                mailgun_domain=domain,
+            )
+        ]
+    out = [
+        rec("dkim", dkim.record_name(overlap.selector, domain), "TXT", (dkim.value(overlap.keys[domain]),))
+    ]
+    old = overlap.old_values.get(domain)
+    if old is not None and m.state != "done" and not m.started("finalize"):
+        out.append(rec("dkim", dkim.record_name(overlap.old_selector, domain), "TXT", (old,)))
+    return out
+
+
+def new_dkim_record(tenant: Tenant, record: DnsRecord) -> bool:
+    """Is ``record`` a DKIM record under the new selector of the tenant's move?"""
+    m = tenant.migration
+    if m is None or m.dkim is None or record.purpose != "dkim":
+        return False
+    return record.name.startswith(f"{m.dkim.selector}._domainkey.")
 
 
 def _report_authorisations(tenant: Tenant, stack: StackConfig, domain: str) -> list[DnsRecord]:
@@ -190,7 +216,7 @@ def build_tenant(tenant: Tenant, stack: StackConfig) -> TenantState:
     if not decl.routes:
         state.routes = []
     if not decl.records:
-        state.records = []
+        state.records = [r for r in state.records if decl.dkim_only and new_dkim_record(tenant, r)]
     elif decl.records_held:
         # What the moved records are named is what the target declares; report authorisations
         # are the stack's own (its DMARC report address), so only the target's new ones count.

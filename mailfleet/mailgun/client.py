@@ -348,6 +348,31 @@ class MailgunClient:
 
         return self.request("POST", "/v4/domains", data=form, lookup=lookup)
 
+    # -- domain keys (Mailgun's "Domain Keys" API) -----------------------------------------
+
+    def import_domain_key(self, domain: str, selector: str, pem: str) -> dict[str, Any]:
+        """``POST /v1/dkim/keys`` with ``signing_domain``, ``selector`` and ``pem`` (an RSA
+        private key, PKCS #1 PEM): the key becomes one of ``domain``'s keys, inactive until
+        ``activate_domain_key``. Mailgun never exports it again. The PEM travels in the form
+        body only; no message of this client quotes a request body."""
+        form = {"signing_domain": domain, "selector": selector, "pem": pem}
+        return self.request("POST", "/v1/dkim/keys", data=form)
+
+    def list_domain_keys(self, domain: str) -> list[dict[str, Any]]:
+        """``GET /v4/domains/{domain}/keys``: every key of the domain (``selector``, ``active``,
+        ``dns_record``), active or not."""
+        body = self.request("GET", f"/v4/domains/{_seg(domain)}/keys")
+        return list(body.get("items") or [])
+
+    def activate_domain_key(self, domain: str, selector: str) -> dict[str, Any]:
+        """``PUT /v4/domains/{domain}/keys/{selector}/activate``: sign with this key. Mailgun
+        refuses while the key's DNS record is not valid."""
+        return self.request("PUT", f"/v4/domains/{_seg(domain)}/keys/{_seg(selector)}/activate")
+
+    def deactivate_domain_key(self, domain: str, selector: str) -> dict[str, Any]:
+        """``PUT /v4/domains/{domain}/keys/{selector}/deactivate``: stop signing with it."""
+        return self.request("PUT", f"/v4/domains/{_seg(domain)}/keys/{_seg(selector)}/deactivate")
+
     def delete_domain(self, name: str) -> dict[str, Any]:
         """``DELETE /v3/domains/{name}``. Mailgun deletes in the background: the domain may
         still answer GET for a while after this returns."""

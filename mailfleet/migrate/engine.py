@@ -32,13 +32,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
 
-from mailfleet.desired.build import build_tenant, changing_purposes, platform_domain_of
+from mailfleet.desired.build import build_tenant, changing_purposes, new_dkim_record, platform_domain_of
 from mailfleet.desired.naming import CREDENTIAL_LOGIN, DNS_TYPES, TYPE_MAILGUN_DOMAIN
 from mailfleet.desired.state import DnsRecord, TenantState
 from mailfleet.errors import InvalidData, MailfleetError, Problem, UsageError
 from mailfleet.mailgun import ratelimit
 from mailfleet.mailgun.client import SUPPRESSION_KINDS, MailgunClient
 from mailfleet.mailgun.errors import MailgunError
+from mailfleet.migrate import dkim as dkim_mod
 from mailfleet.migrate import export as export_mod
 from mailfleet.migrate.journal import Journal, MigrationBusy, TenantRunLock, current_owner
 from mailfleet.migrate.runner import (
@@ -53,6 +54,7 @@ from mailfleet.model.migration import (
     LOWERED_TTL,
     POINT_OF_NO_RETURN,
     STEP_NAMES,
+    DkimOverlap,
     InboundGap,
     Migration,
     epoch,
@@ -98,6 +100,10 @@ class Options:
     # so tenants' creates do not meet in the rate budget and lengthen each other's gap. None:
     # no spacing.
     cutover_rate: float | None = None
+    # Encrypts the target region's DKIM private keys at rest (mailfleet.migrate.dkim); a run
+    # reaching prepare.dkim without it fails that step with one line.
+    key_passphrase: str | None = field(default=None, repr=False)
+    dkim_timeout: float = 3600.0  # prepare.dkim: how long to wait for the new selector to be live
 
 
 @dataclass
@@ -637,6 +643,136 @@ class Migrator:
                 )
         return {}
 
+    def _step_prepare_dkim(self, step: str, group: list[_Run]) -> dict[str, str]:
+        """DKIM overlap: the target's keys made (or the stored ones reused), their public halves
+        journaled and published by the target stack under the new selector, then checked live
+        (``mailfleet check`` on what the target declares now: those records only)."""
+        passphrase = self.options.key_passphrase
+        if not passphrase:
+            why = "no passphrase to encrypt the new DKIM key with: set " + " or ".join(
+                dkim_mod.PASSPHRASE_VARS
+            )
+            return {r.slug: why for r in group}
+
+        def one(r: _Run) -> None:
+            if r.migration.dkim is not None:
+                return
+            source, target = self._source(r), self._target(r)
+            domains = [d.name for d in build_tenant(r.tenant, source).domains]
+            selector = dkim_mod.next_selector(r.tenant.dkim.selector, target.region)
+            keys = {
+                d: dkim_mod.ensure_key(self.tenants_dir, r.slug, d, selector, passphrase) for d in domains
+            }
+            self._hook(r.slug, step, "key-saved")
+            old: dict[str, str] = {}
+            client = self.mailgun(source.region)
+            for d in domains:
+                name = f"{r.tenant.dkim.selector}._domainkey.{d}"
+                for item in client.get_domain(d).get("sending_dns_records", []):
+                    if item.get("name") == name and item.get("record_type") == "TXT":
+                        old[d] = str(item.get("value"))
+            now = self.clock()
+            overlap = {
+                "selector": selector,
+                "old_selector": r.tenant.dkim.selector,
+                "keys": keys,
+                "old_values": old,
+                "generated_at": now_iso(now),
+                "publish_by": now_iso(now + self.options.dkim_timeout),
+            }
+            r.journal.update(r.migration, dkim=DkimOverlap.model_validate(overlap))
+            r.use_last()
+
+        failed = self._each(group, one)
+        ready = [r for r in group if r.slug not in failed]
+        for target in {self._target(r).name: self._target(r) for r in ready}.values():
+            self._up(target, [r for r in ready if self._target(r).name == target.name])
+        for r in ready:
+            target = self._target(r)
+            manual = [
+                rec
+                for rec in build_tenant(r.tenant, target).records
+                if rec.provider == "manual" and new_dkim_record(r.tenant, rec)
+            ]
+            if manual:
+                assert r.migration.dkim is not None
+                self.notify(
+                    Notice(
+                        r.slug,
+                        "manual-dns",
+                        f"ask the customer to ADD these DKIM records now, by {r.migration.dkim.publish_by} "
+                        f"(new selector {r.migration.dkim.selector}; keep the {r.migration.dkim.old_selector} "
+                        "record as it is): the move waits for them before its point of no return",
+                        [_record_row(rec) for rec in manual],
+                    )
+                )
+        failed.update(
+            self._wait_checked(ready, self.options.dkim_timeout, "the new DKIM records are not live")
+        )
+        return failed
+
+    def _wait_checked(self, group: list[_Run], timeout: float, what: str) -> dict[str, str]:
+        """Poll ``check`` on what each tenant's target stack declares until it finds nothing."""
+        if self.checker is None or not group:
+            return {}
+        deadline = self.clock() + timeout
+        pending = {r.slug: r for r in group}
+        last: dict[str, list[str]] = {}
+        while True:
+
+            def look(r: _Run) -> None:
+                assert self.checker is not None
+                last[r.slug] = list(self.checker(r.tenant, self._target(r)))
+
+            errors = self._each(list(pending.values()), look)
+            if errors:
+                return errors
+            for slug in [slug for slug in pending if not last[slug]]:
+                del pending[slug]
+            if not pending:
+                return {}
+            if self.clock() >= deadline:
+                return {
+                    slug: f"{what} after {timeout:g} s: {'; '.join(last[slug])}; run "
+                    f"`mailfleet migrate resume {slug}` once they are (nothing past the point of no "
+                    "return was done)"
+                    for slug in pending
+                }
+            self.sleep(min(self.options.poll_interval, max(0.0, deadline - self.clock())))
+
+    def _install_dkim(self, group: list[_Run]) -> dict[str, str]:
+        """Import and activate each moved domain's new key in the target region (mailfleet.migrate.dkim)."""
+
+        def one(r: _Run) -> None:
+            overlap = r.migration.dkim
+            if overlap is None:
+                return
+            client = self.mailgun(r.migration.to)
+            for domain, public in overlap.keys.items():
+
+                def pem(domain: str = domain, public: str = public) -> str:
+                    return self._private_key(r, domain, public)
+
+                dkim_mod.install(client, domain, overlap.selector, pem)
+
+        return self._each(group, one)
+
+    def _private_key(self, r: _Run, domain: str, public: str) -> str:
+        path = dkim_mod.key_path(self.tenants_dir, r.slug, domain)
+        if not path.exists():
+            raise InvalidData(problems=[Problem(str(path), "", "the new DKIM key of the move is missing")])
+        if dkim_mod.stored_public_key(path) != public:
+            raise InvalidData(
+                problems=[Problem(str(path), "public_key", "differs from the journal's migration.dkim")]
+            )
+        if not self.options.key_passphrase:
+            raise InvalidData(
+                problems=[
+                    Problem(str(path), "", "set " + " or ".join(dkim_mod.PASSPHRASE_VARS) + " to decrypt it")
+                ]
+            )
+        return dkim_mod.unseal(path, self.options.key_passphrase)
+
     def _step_wait_ttl(self, step: str, group: list[_Run]) -> dict[str, str]:
         until = max(epoch(r.migration.ttl_wait_until) for r in group if r.migration.ttl_wait_until)
         wait = until - self.clock()
@@ -778,7 +914,8 @@ class Migrator:
         live = self.clock()  # domains created, routes live: the target accepts the tenant's mail
         for r in group:
             self._live_at[r.slug] = live
-        return {}
+        # Right after the domains exist: sign with the key published since prepare.dkim.
+        return self._install_dkim(group)
 
     def _step_import_data(self, step: str, group: list[_Run]) -> dict[str, str]:
         def one(r: _Run) -> None:
@@ -989,8 +1126,11 @@ class Migrator:
             source = self.stack_for(m.from_region, tenant)
             journal.write(None)
             journal.remove_export()
+            dkim_mod.remove_keys(self.tenants_dir, slug)
             # The source stack declares the tenant in full again (TTLs back to normal).
             self._up_tenants(source, [slug])
+            if m.dkim is not None:
+                self._up_tenants(self.stack_for(m.to, tenant), [slug])  # drops the new selector's records
         log.info("aborted slug=%s", slug)
 
 
@@ -1032,6 +1172,7 @@ def _message(exc: BaseException) -> str:
 
 _STEP_HANDLERS: dict[str, Callable[[Migrator, str, list[_Run]], dict[str, str]]] = {
     "prepare.lower-ttl": Migrator._step_lower_ttl,
+    "prepare.dkim": Migrator._step_prepare_dkim,
     "prepare.wait-ttl": Migrator._step_wait_ttl,
     "export": Migrator._step_export,
     "cutover.release-source-domain": Migrator._step_release_source,

@@ -12,6 +12,7 @@ from typing import Any
 
 from mailfleet.desired.build import build_tenant, changing_purposes, platform_domain_of
 from mailfleet.desired.state import DnsRecord
+from mailfleet.migrate.dkim import next_selector
 from mailfleet.model.migration import LOWERED_TTL, POINT_OF_NO_RETURN, STEPS, Migration, now_iso
 from mailfleet.model.region import REGIONS
 from mailfleet.model.stack import StackConfig
@@ -77,6 +78,15 @@ def _row(rec: DnsRecord) -> str:
     return f"{rec.name} {rec.type} [{where}] = {value}"
 
 
+def _next_selector(tenant: Tenant, region: str) -> str:
+    m = tenant.migration
+    return (
+        m.dkim.selector
+        if m is not None and m.dkim is not None
+        else next_selector(tenant.dkim.selector, region)
+    )
+
+
 def migration_plan(tenant: Tenant, source: StackConfig, target: StackConfig) -> list[PlannedStep]:
     """Every step of moving ``tenant`` from ``source`` to ``target``, described for this tenant."""
     m = tenant.migration
@@ -111,6 +121,20 @@ def migration_plan(tenant: Tenant, source: StackConfig, target: StackConfig) -> 
                 if any(r.provider == "manual" for r in lowered)
                 else []
             ),
+        ),
+        "prepare.dkim": (
+            f"generate the {target.region} DKIM key(s) (RSA 2048, kept encrypted), publish them with the "
+            f"{target.name} stack under the new selector {_next_selector(tenant, target.region)} beside the "
+            f"current {tenant.dkim.selector} (overlap), and wait until `check` sees them live"
+            + (
+                "; the customer publishes the manual ones"
+                if any(r.provider == "manual" and r.purpose == "dkim" for r in before.records)
+                else ""
+            ),
+            [
+                f"{_next_selector(tenant, target.region)}._domainkey.{d} TXT = v=DKIM1; k=rsa; p=(new key)"
+                for d in domains
+            ],
         ),
         "prepare.wait-ttl": (f"wait {ttl} s (the old TTL) so resolvers forget the long-lived answers", []),
         "export": (

@@ -39,6 +39,7 @@ MigrationState = Literal["running", "done"]
 # in the same run that creates the target domain.
 STEPS: tuple[tuple[str, str], ...] = (
     ("prepare.lower-ttl", "prepare"),
+    ("prepare.dkim", "prepare"),
     ("prepare.wait-ttl", "prepare"),
     ("export", "export"),
     ("cutover.release-source-domain", "cutover"),
@@ -145,6 +146,30 @@ class InboundGap(_Strict):
     resolver_cache_s: Annotated[int, Field(ge=0, le=86400)]
 
 
+class DkimOverlap(_Strict):
+    """The target region's DKIM keys (``mailfleet.migrate.dkim``), published before cutover.
+
+    ``keys`` holds the PUBLIC half per Mailgun domain (base64 DER): the target stack publishes
+    it at ``<selector>._domainkey.<domain>`` from ``prepare.dkim`` on. The private half is
+    never here: it is encrypted under ``tenants/.migrations/<slug>/dkim/``. ``old_values``: the
+    old selector's record value per domain (the source region's key), which the target stack
+    keeps publishing, unchanged, from the point of no return until ``finalize``.
+    """
+
+    selector: Annotated[str, AfterValidator(names.dkim_selector)]
+    old_selector: Annotated[str, AfterValidator(names.dkim_selector)]
+    keys: dict[str, Annotated[str, Field(pattern=r"^[A-Za-z0-9+/]+={0,2}$", max_length=2000)]]
+    old_values: dict[str, Annotated[str, Field(max_length=4000)]] = Field(default_factory=dict)
+    generated_at: Timestamp
+    publish_by: Timestamp | None = None  # manual DNS: when the move stops waiting for the customer
+
+    @model_validator(mode="after")
+    def _distinct(self) -> DkimOverlap:
+        if self.selector == self.old_selector:
+            raise ValueError("the new DKIM selector must differ from the old one (overlap)")
+        return self
+
+
 class Migration(_Strict):
     """The ``migration:`` block. ``from``/``to`` are regions; ``steps`` maps step name to times."""
 
@@ -159,6 +184,7 @@ class Migration(_Strict):
     ttl_wait_until: Timestamp | None = None
     point_of_no_return_passed: bool = False
     export: Export | None = None
+    dkim: DkimOverlap | None = None
     owner: Owner | None = None
     steps: dict[str, StepRecord] = Field(default_factory=dict)
     inbound_gap: InboundGap | None = None
@@ -217,6 +243,11 @@ class Migration(_Strict):
             # them), so no up of it by anyone deletes or changes them in that window.
             records = self.started(POINT_OF_NO_RETURN)
             retained = held = records and not domains
+            if not records and self.dkim is not None and self.started("prepare.dkim"):
+                # The overlap: the new DKIM selector's record is live before the cutover.
+                return Declaration(
+                    domains=False, routes=False, records=False, dkim_only=True, lowered_ttl=ttl
+                )
         else:
             return None
         if not (domains or routes or records):
@@ -238,7 +269,9 @@ class Declaration:
     ``domains`` covers the Mailgun domains with their webhooks, SMTP credential and the
     outbound setting (what the CRM reads to send, meaningless without the domain); ``routes``
     covers the routes (account-wide, so the source keeps them until the target has its own);
-    ``records`` covers every DNS record (see ``records_retained``/``records_held``). ``lowered_ttl`` replaces the TTL of
+    ``records`` covers every DNS record (see ``records_retained``/``records_held``;
+    ``dkim_only``: only the new DKIM selector's records, published before the cutover).
+    ``lowered_ttl`` replaces the TTL of
     the records whose value will change, while a move is under way.
     """
 
@@ -252,6 +285,7 @@ class Declaration:
     # changed, ``ignore_changes``), imported when its state lacks them, never created anew.
     records_retained: bool = False
     records_held: bool = False
+    dkim_only: bool = False  # records is False, but the new DKIM selector's records are declared
 
 
 FULL = Declaration()

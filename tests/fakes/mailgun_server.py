@@ -146,6 +146,36 @@ def public_key_b64(bits: int) -> str:
 
 
 @dataclass
+class DomainKey:
+    """One DKIM key of a domain. The fake keeps the public half only (Mailgun never exports
+    private keys; an imported PEM is parsed and dropped)."""
+
+    selector: str
+    public_key: str  # base64 DER SubjectPublicKeyInfo
+    active: bool = False
+    imported: bool = False
+    bits: int = 2048
+
+    def dns_record(self, domain: str, valid: str = "unknown") -> dict[str, Any]:
+        return {
+            "cached": [],
+            "name": f"{self.selector}._domainkey.{domain}",
+            "record_type": "TXT",
+            "valid": valid,
+            "value": f"k=rsa; p={self.public_key}",
+        }
+
+    def item(self, domain: str, valid: str = "unknown") -> dict[str, Any]:
+        return {
+            "signing_domain": domain,
+            "selector": self.selector,
+            "active": self.active,
+            "imported": self.imported,
+            "dns_record": self.dns_record(domain, valid),
+        }
+
+
+@dataclass
 class FakeDomain:
     name: str
     region: str
@@ -161,6 +191,21 @@ class FakeDomain:
     id: str = field(default_factory=lambda: secrets.token_hex(12))
     created_at: str = field(default_factory=_rfc2822)
     deleted_at: float | None = None
+    # Domain keys (``/v1/dkim/keys``, ``/v4/domains/{d}/keys``): selector -> key. The key the
+    # domain was created with is there from the start, active; imported keys start inactive.
+    keys: dict[str, DomainKey] = field(default_factory=dict)
+
+    def key_list(self) -> list[DomainKey]:
+        if self.dkim_selector not in self.keys:
+            self.keys[self.dkim_selector] = DomainKey(self.dkim_selector, self.dkim_public_key, True)
+        return list(self.keys.values())
+
+    def dkim_records(self, valid: str) -> list[dict[str, Any]]:
+        """The DKIM entries of ``sending_dns_records``: one per active key (the creation key
+        when none is active)."""
+        keys = self.key_list()
+        shown = [k for k in keys if k.active] or [self.keys[self.dkim_selector]]
+        return [k.dns_record(self.name, valid) for k in shown]
 
     def body(self) -> dict[str, Any]:
         facts = REGIONS[self.region]
@@ -193,13 +238,7 @@ class FakeDomain:
                     "valid": valid,
                     "value": "v=spf1 include:mailgun.org ~all",
                 },
-                {
-                    "cached": [],
-                    "name": f"{self.dkim_selector}._domainkey.{self.name}",
-                    "record_type": "TXT",
-                    "valid": valid,
-                    "value": f"k=rsa; p={self.dkim_public_key}",
-                },
+                *self.dkim_records(valid),
                 {
                     "cached": [],
                     "name": f"email.{self.name}",
@@ -277,6 +316,10 @@ class FakeMailgun:
         # "versions": {tag: {"tag", "template", "engine", "comment", "createdAt", "active", "id"}}}
         self.templates: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         self.valid_dns: set[str] = set()
+        # Whether a domain key's DNS record is published (activation needs it):
+        # ``key_dns_checker(record_name, value) -> bool``; without it, the domain's
+        # ``set_dns_valid`` decides.
+        self.key_dns_checker: Callable[[str, str], bool] | None = None
         self.faults: list[Fault] = []
         self.calls: list[Call] = []
         self.counter: Counter[tuple[str, str, str]] = Counter()
@@ -589,6 +632,23 @@ class FakeMailgun:
 Response = tuple[int, dict[str, Any] | list[Any], dict[str, str]]
 
 
+def _public_of_pem(pem: str) -> tuple[str, int]:
+    """The base64 DER public key and size of an RSA private key PEM (400 when it is not one)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    try:
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError):
+        raise _Reply(400, "pem is not an unencrypted RSA private key in PEM format") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise _Reply(400, "pem is not an RSA private key")
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(der).decode(), key.key_size
+
+
 def _form(handler: BaseHTTPRequestHandler, raw: bytes) -> dict[str, list[str]]:
     ctype = handler.headers.get("Content-Type", "")
     if ctype.startswith("multipart/form-data"):
@@ -766,6 +826,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._metrics(raw)
             if len(parts) >= 3 and parts[0] == "v3" and parts[2] == "templates":
                 return self._templates(method, parts[1], parts[3:], query, raw)
+            if parts[:3] == ["v1", "dkim", "keys"] and len(parts) == 3:
+                return self._dkim_keys(method, query, raw)
             if len(parts) >= 3 and parts[0] == "v3" and parts[2] in SUPPRESSION_KINDS:
                 return self._suppressions(method, parts[1], parts[2], parts[3:], query, raw)
         raise _Reply(404, "Not found (the fake does not model this endpoint)")
@@ -822,6 +884,12 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, self._need_domain(name).body(), {}
         if len(rest) == 1 and method == "PUT":
             return self._update_domain(self._need_domain(name), _form(self, raw))
+        if len(rest) == 2 and rest[1] == "keys" and method == "GET":
+            dom = self._need_domain(name)
+            valid = "valid" if dom.dns_valid else "unknown"
+            return 200, {"items": [k.item(name, valid) for k in dom.key_list()], "paging": {}}, {}
+        if len(rest) == 4 and rest[1] == "keys" and rest[3] in ("activate", "deactivate") and method == "PUT":
+            return self._key_activation(name, rest[2], rest[3] == "activate")
         if len(rest) == 2 and rest[1] == "verify" and method == "PUT":
             dom = self._need_domain(name)
             body = dom.body()
@@ -897,6 +965,76 @@ class _Handler(BaseHTTPRequestHandler):
             dom.deleted_at = self.fake.clock()
         self.fake._purge_deleted()
         return 200, {"message": "Domain will be deleted in the background"}, {}
+
+    # domain keys
+    def _dkim_keys(self, method: str, query: dict[str, list[str]], raw: bytes) -> Response:
+        """``GET/POST/DELETE /v1/dkim/keys`` (Mailgun's "Domain Keys" API)."""
+        fake = self.fake
+        if method == "GET":
+            domain = (query.get("signing_domain") or [""])[0]
+            selector = (query.get("selector") or [""])[0]
+            items = [
+                k.item(d.name)
+                for d in fake.domains.values()
+                if d.region == self.region and d.deleted_at is None and (not domain or d.name == domain)
+                for k in d.key_list()
+                if not selector or k.selector == selector
+            ]
+            return 200, {"items": items, "paging": {}}, {}
+        if method == "DELETE":
+            dom = self._need_domain((query.get("signing_domain") or [""])[0])
+            selector = (query.get("selector") or [""])[0]
+            dom.key_list()
+            if dom.keys.pop(selector, None) is None:
+                raise _Reply(404, "domain key not found")
+            return 200, {"message": "success"}, {}
+        if method != "POST":
+            raise _Reply(405, "Method not allowed")
+        form = _form(self, raw)
+        domain = (form.get("signing_domain") or [""])[0].strip().lower()
+        selector = (form.get("selector") or [""])[0].strip()
+        if not domain or not selector:
+            raise _Reply(400, "signing_domain and selector are required")
+        dom = self._need_domain(domain)
+        if selector in {k.selector for k in dom.key_list()}:
+            raise _Reply(400, f"a domain key with selector {selector} already exists for {domain}")
+        bits_text = (form.get("bits") or [""])[0]
+        pem = (form.get("pem") or [""])[0]
+        if pem:
+            public, bits = _public_of_pem(pem)
+            if bits_text and int(bits_text) != bits:
+                raise _Reply(400, "bits does not match the key in pem")
+        else:
+            bits = int(bits_text or "2048")
+            if bits not in (1024, 2048):
+                raise _Reply(400, "bits must be 1024 or 2048")
+            public = public_key_b64(bits)
+        key = DomainKey(selector, public, active=False, imported=bool(pem), bits=bits)
+        dom.keys[selector] = key
+        return 200, {"signing_domain": domain, "selector": selector, "dns_record": key.dns_record(domain)}, {}
+
+    def _key_activation(self, name: str, selector: str, activate: bool) -> Response:
+        fake = self.fake
+        dom = self._need_domain(name)
+        key = next((k for k in dom.key_list() if k.selector == selector), None)
+        if key is None:
+            raise _Reply(404, "domain key not found")
+        if activate:
+            record = key.dns_record(name)
+            if fake.key_dns_checker is not None:
+                ok = bool(fake.key_dns_checker(record["name"], record["value"]))
+            else:
+                ok = name in fake.valid_dns
+            if not ok:
+                # Mailgun: "dns records must be valid for a domain key to be activated".
+                raise _Reply(400, f"the DNS record {record['name']} of the domain key is not valid")
+        key.active = activate
+        word = "activated" if activate else "deactivated"
+        return (
+            200,
+            {"message": f"domain key {word}", "authority": name, "selector": selector, "active": activate},
+            {},
+        )
 
     # routes
     def _routes(self, method: str, rest: list[str], query: dict[str, list[str]], raw: bytes) -> Response:

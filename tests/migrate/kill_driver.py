@@ -31,7 +31,12 @@ def main(argv: list[str]) -> int:
         runner,
         runner._mailgun_factory,  # the same fake-bound clients
         checker=stack_checker(runner),
-        options=Options(wait_gone_timeout=30, verify_timeout=10, poll_interval=0.05),
+        options=Options(
+            wait_gone_timeout=30,
+            verify_timeout=10,
+            poll_interval=0.05,
+            key_passphrase=os.environ.get("MAILFLEET_MIGRATE_KEY_PASSPHRASE"),
+        ),
         sleep=lambda s: None if s > 1 else __import__("time").sleep(s),
         fault=fault,
     )

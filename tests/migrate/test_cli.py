@@ -12,7 +12,7 @@ import pytest
 from mailfleet.migrate.journal import TenantRunLock, export_path
 from mailfleet.model.migration import STEP_NAMES
 from tests.conftest import REPO, run_cli, tree_bytes
-from tests.migrate.conftest import World
+from tests.migrate.conftest import TEST_KEY_PASSPHRASE, World
 from tests.migrate.mock_runner import DNS, SECRET_CONFIG
 
 
@@ -31,6 +31,7 @@ def crash_at(target: tuple[str, str]) -> Callable[[str, str, str], None]:
 def cli_env(world: World, **extra: str) -> dict[str, str]:
     return {
         **world.fake.env(),
+        "MAILFLEET_MIGRATE_KEY_PASSPHRASE": TEST_KEY_PASSPHRASE,
         "MAILFLEET_ROOT": str(world.root),
         "MAILFLEET_STACK_RUNNER": "tests.migrate.mock_runner:from_env",
         "MAILFLEET_MOCK_STATE_DIR": str(world.root / ".state"),
@@ -51,7 +52,7 @@ def test_dry_run_prints_every_step_and_the_point_of_no_return_and_writes_nothing
     assert lines[0] == "Migration plan for harbor: us -> eu (dry run, nothing changes)"
     numbered = [line.strip() for line in lines if re.match(r"^\s+\d+\. \S", line)]
     assert [n.split()[1] for n in numbered] == list(STEP_NAMES)
-    assert numbered[3] == "4. cutover.release-source-domain  <== POINT OF NO RETURN"
+    assert numbered[4] == "5. cutover.release-source-domain  <== POINT OF NO RETURN"
     assert sum("POINT OF NO RETURN" in line for line in lines) == 2  # the marker and the summary
     assert (
         "- harbor.mail.example.com MX [our zone] = 10 mxa.mailgun.org | 10 mxb.mailgun.org  ->  10 mxa.eu.mailgun.org | 10 mxb.eu.mailgun.org"
@@ -109,7 +110,7 @@ def test_status_residency_abort_refused_then_resume_through_the_cli(make_world: 
         "cutover.wait-source-gone",
         True,
     )
-    assert entry["steps_done"] == 4 and entry["export"]["routes"] == 2
+    assert entry["steps_done"] == 5 and entry["export"]["routes"] == 2
 
     report = json.loads(run_cli("residency", "--format", "json", env=env).stdout)
     blue = next(t for t in report["tenants"] if t["slug"] == "bluebird")

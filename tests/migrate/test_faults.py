@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from mailfleet.model.migration import STEP_NAMES
 from tests.conftest import REPO, run_cli
-from tests.migrate.conftest import TEST_DELETE_DELAY, Observer, World, end_state
+from tests.migrate.conftest import TEST_DELETE_DELAY, TEST_KEY_PASSPHRASE, Observer, World, end_state
 
 SLUG, DOMAIN = "bluebird", "bluebird.mail.example.com"
 ADDRESSES = [f"frontdesk@{DOMAIN}", f"billing@{DOMAIN}"]
@@ -76,6 +76,7 @@ def test_sigkill_after_every_step_then_cli_resume(make_world: Callable[..., Worl
     world.bootstrap()
     env = {
         **world.fake.env(),
+        "MAILFLEET_MIGRATE_KEY_PASSPHRASE": TEST_KEY_PASSPHRASE,
         "MAILFLEET_MOCK_STATE_DIR": str(world.root / ".state"),
         "PYTHONPATH": str(REPO),
     }

@@ -83,10 +83,14 @@ def test_platform_tenant_moves_with_nothing_lost(world: World) -> None:
     assert f'match_recipient("{addresses[0]}")' in eu_exprs
     assert f'match_recipient("{addresses[0]}")' not in us_exprs
 
-    # DNS: the same records (URNs renamed to the EU stack) now hold EU values and full TTLs.
+    # DNS: the same records (URNs renamed to the EU stack) now hold EU values and full TTLs;
+    # the old selector's DKIM record moved too and went at finalize (the new selector's stays).
     eu = world.runner.held("eu")
     moved = {u.replace("urn:pulumi:us::", "urn:pulumi:eu::") for u in us_dns_before}
-    assert moved <= set(eu)
+    old_dkim = {u for u in moved if "mailfleet._domainkey." in u}
+    assert len(old_dkim) == 1 and not old_dkim & set(eu)
+    assert moved - old_dkim <= set(eu)
+    assert [u for u in eu if "mailfleet-eu._domainkey." in u]
     mx = next(
         r
         for r in eu.values()
@@ -98,10 +102,16 @@ def test_platform_tenant_moves_with_nothing_lost(world: World) -> None:
 
     # Never recreated, never deleted-then-created, never unrouted.
     assert created_twice(world) == []
-    recreated = set(dns_deleted(world)) & {
-        o["identity"] for o in world.runner.all_ops() if o["op"] == "create"
+    ops = world.runner.all_ops()
+    recreated = {
+        o["identity"]
+        for i, o in enumerate(ops)
+        if o["op"] == "delete" and o["type"] in DNS
+        for later in ops[i + 1 :]
+        if later["op"] == "create" and later["identity"] == o["identity"]
     }
     assert recreated == set()
+    assert all("mailfleet._domainkey." in identity for identity in dns_deleted(world))
     assert seen.samples > 50
     assert seen.route_gaps == dict.fromkeys(addresses, 0.0)
     # The only gap: no region holds the domain between the US delete and the EU create.
@@ -127,23 +137,38 @@ def test_platform_tenant_moves_with_nothing_lost(world: World) -> None:
 def test_manual_dns_customer_is_told_what_to_change_and_verify_waits(world: World) -> None:
     slug = "harbor"
     migrator = world.migrator()
-    # Mailgun cannot verify harborlogistics.com until the customer publishes the new DKIM key.
+    # Mailgun cannot verify harborlogistics.com until the customer publishes the EU records.
     world.fake.dns_checker = lambda name, body: name != "harborlogistics.com" and world.dns_valid(name, body)
     [outcome] = migrator.start([slug], "eu")
-    assert not outcome.ok and outcome.step == "verify"
-    assert "harborlogistics.com" in outcome.message
+    # The new DKIM selector must be live before the point of no return: the move waits there.
+    assert not outcome.ok and outcome.step == "prepare.dkim", outcome
+    assert "mailfleet-eu._domainkey.harborlogistics.com TXT missing" in outcome.message
+    assert world.domain_region("harborlogistics.com") == "us"  # nothing past the point of no return
     manual = [n for n in world.notices if n.kind == "manual-dns"]
     assert "lower the TTL" in manual[0].message
     assert {r["name"] for r in manual[0].records} == {
         "mailfleet._domainkey.harborlogistics.com",
         "_dmarc.harborlogistics.com",
     }
-    publish = manual[-1]
-    dkim = next(r for r in publish.records if r["name"] == "mailfleet._domainkey.harborlogistics.com")
+    add = manual[1]
+    assert "ADD these DKIM records now, by 20" in add.message and "keep the mailfleet record" in add.message
+    [new] = add.records
+    assert new["name"] == "mailfleet-eu._domainkey.harborlogistics.com"
+    assert new["values"][0].startswith("v=DKIM1; k=rsa; p=MII")
+    # The customer adds it; resume goes on to the cutover and waits again at verify.
+    world.published[new["name"]] = new["values"][0]
+    [second] = world.migrator().resume([slug])
+    assert not second.ok and second.step == "verify"
+    assert "harborlogistics.com" in second.message
+    publish = [n for n in world.notices if n.kind == "manual-dns"][-1]
+    dkim = next(r for r in publish.records if "_domainkey" in r["name"])
+    assert dkim == {**dkim, "name": new["name"], "values": new["values"]}  # the key published before
     with world.fake.lock:
-        key = world.fake.domains["harborlogistics.com"].dkim_public_key
-    assert dkim["values"] == [f"k=rsa; p={key}"]  # the EU key, taken from Mailgun
-    # The customer publishes it; resume finishes the move.
+        keys = {k.selector: k for k in world.fake.domains["harborlogistics.com"].key_list()}
+    assert keys["mailfleet-eu"].active and keys["mailfleet-eu"].imported
+    assert new["values"][0].endswith(keys["mailfleet-eu"].public_key)
+    assert not keys["mailfleet"].active  # Mailgun's own key for the old selector never signs
+    # The customer's records verify; resume finishes the move.
     world.fake.dns_checker = world.dns_valid
     world.manual_published.add("harborlogistics.com")
     [again] = world.migrator().resume([slug])
@@ -170,11 +195,17 @@ def test_cloudflare_and_tracking_tenants_in_one_batch(world: World) -> None:
             for o in world.runner.all_ops()
             if o["op"] == "delete" and o["type"] in DNS and f"::{slug}-dns-" in o["urn"]
         ]
-        # Only the US report authorisation goes (the DMARC report address moved to the EU zone).
-        assert all("_report._dmarc.mail.example.com" in o["urn"] for o in deleted), deleted
+        # Only the US report authorisation goes (the DMARC report address moved to the EU zone),
+        # and, at finalize, the old DKIM selector's records (the overlap ends).
+        assert all(
+            "_report._dmarc.mail.example.com" in o["urn"]
+            or "mailfleet._domainkey." in o["urn"]
+            or "rw1._domainkey." in o["urn"]
+            for o in deleted
+        ), deleted
     assert world.domain_region("redwood-outdoors.com") == "eu"
     assert created_twice(world) == []
     # Each tenant runs its own steps (targeted ups, merged when two want the same stack at
-    # once): at most one up per step that runs the stacks (lower-ttl, release, create, release
-    # routes, finalize) per tenant, at least one per such step, after the 2 of the bootstrap.
-    assert 2 + 5 <= world.runner.ups <= 2 + 5 * 2
+    # once): at most one up per step that runs the stacks (lower-ttl, dkim, release, create,
+    # release routes, finalize) per tenant, at least one per such step, after the 2 of the bootstrap.
+    assert 2 + 6 <= world.runner.ups <= 2 + 6 * 2

@@ -126,11 +126,11 @@ def test_one_stuck_tenant_no_longer_blocks_the_others(make_world: Callable[..., 
         world.migrator().start([SLUG], "eu")
     world.runner.kill_hook = None
 
-    # `run` never recovers a stack: redwood stops at its first use of the EU stack (the state
-    # move of the point of no return), before its source domain is touched, naming the command.
+    # `run` never recovers a stack: redwood stops at its first use of the EU stack (publishing
+    # its new DKIM selector, prepare.dkim), before its source domain is touched, naming the command.
     [refused] = world.migrator().start(["redwood"], "eu")
-    assert (refused.ok, refused.step) == (False, "cutover.release-source-domain")
-    assert "locked" in refused.message and "mailfleet migrate resume" in refused.message
+    assert (refused.ok, refused.step) == (False, "prepare.dkim")
+    assert "mailfleet migrate resume" in refused.message
     assert world.domain_region("redwood.mail.example.com") == "us"
 
     [other] = world.migrator().resume(["redwood"])

@@ -20,7 +20,7 @@ import pytest
 
 from mailfleet.migrate.runner import RunnerError, StackBlocked, UpResult
 from tests.conftest import REPO
-from tests.migrate.conftest import World
+from tests.migrate.conftest import TEST_KEY_PASSPHRASE, World
 from tests.migrate.mock_runner import KILL_ENV, LOCKED_SENTENCE, PENDING_WARNING, Killed, MockStackRunner
 
 DOMAIN = "bluebird.mail.example.com"
@@ -163,6 +163,7 @@ def test_a_killed_processs_lock_and_pending_create_stay_until_cleared(
     env = {
         **os.environ,
         **world.fake.env(),
+        "MAILFLEET_MIGRATE_KEY_PASSPHRASE": TEST_KEY_PASSPHRASE,
         "MAILFLEET_MOCK_STATE_DIR": str(world.root / ".state"),
         KILL_ENV: "create:-domain-",
         "PYTHONPATH": str(REPO),
