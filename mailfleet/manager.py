@@ -440,6 +440,59 @@ class Manager:
             plans.append(MigrationPlan(slug, source, target, migration_plan(tenant, source, target)))
         return plans
 
+    def migration_estimate(self, slugs: list[str], to: Region, *, rate: int, batch: int) -> dict[str, Any]:
+        """The dry run's ETA and inbound gap estimate (``mailfleet.migrate.report.estimate``)."""
+        from mailfleet.migrate.report import ASSUMED_DELETE_DELAY, estimate
+
+        project = Project.load(self.tenants_dir, self.stacks_dir, tenant_paths=[])
+        loaded = load_tenants(self.tenants_dir)
+        tenants = [loaded.tenants[s] for s in slugs]
+        source = project.stack_for_region(tenants[0].region) if tenants else project.stack_for_region(to)
+        numbers: dict[str, float | None] = {"poll": 10.0, "ttl": None, "delay": ASSUMED_DELETE_DELAY}
+        for key, env in (
+            ("poll", "MAILFLEET_MIGRATE_POLL_INTERVAL"),
+            ("ttl", "MAILFLEET_MIGRATE_MAX_TTL_WAIT"),
+            ("delay", "MAILFLEET_MIGRATE_ASSUME_DELETE_DELAY"),
+        ):
+            if os.environ.get(env):
+                try:
+                    numbers[key] = float(os.environ[env])
+                except ValueError:
+                    raise UsageError(problems=[Problem(env, "", "must be a number of seconds")]) from None
+        return estimate(
+            tenants,
+            source,
+            project.stack_for_region(to),
+            rate=rate,
+            batch=batch,
+            poll_interval=float(numbers["poll"] or 0.0),
+            max_ttl_wait=numbers["ttl"],
+            assumed_delete_delay=float(numbers["delay"] or 0.0),
+        )
+
+    def migration_reports(self, slugs: list[str] | None = None) -> list[dict[str, Any]]:
+        """The final report of each tenant with a migration block (``slugs``: only those)."""
+        from mailfleet.migrate.report import tenant_report
+
+        project = Project.load(self.tenants_dir, self.stacks_dir, tenant_paths=[])
+        loaded = load_tenants(self.tenants_dir)
+        if slugs:
+            missing = [x for x in slugs if x not in loaded.tenants]
+            if missing:
+                raise UsageError(
+                    problems=[param_problem("slugs", f"no tenant {', '.join(repr(u) for u in missing)}")]
+                )
+        out = []
+        for slug in slugs or sorted(loaded.tenants):
+            tenant = loaded.tenants[slug]
+            m = tenant.migration
+            if m is None:
+                continue
+            out.append(
+                tenant_report(tenant, project.stack_for_region(m.from_region), project.stack_for_region(m.to))
+            )
+        return out
+
     def migrating(self, slugs: list[str]) -> dict[str, Tenant]:
         """``slugs`` that have a migration under way (``resume``); ``UsageError`` otherwise."""
         loaded = load_tenants(self.tenants_dir)

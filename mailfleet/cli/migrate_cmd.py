@@ -21,6 +21,7 @@ from mailfleet.cli.common import RegionOption, TableJson, err, manager, out, pri
 from mailfleet.errors import Problem, UsageError
 from mailfleet.migrate.engine import Migrator, Notice
 from mailfleet.migrate.plan import PLAN_FORMAT
+from mailfleet.migrate.report import REPORT_FORMAT, estimate_lines, report_lines
 from mailfleet.model.migration import POINT_OF_NO_RETURN, STEP_NAMES
 
 DEFAULT_RATE = 300  # Mailgun's documented budget on domain and webhook endpoints (per minute)
@@ -41,7 +42,7 @@ migrate_app = typer.Typer(
     no_args_is_help=True,
     help=(
         "Move tenants from one region stack to the other without losing mail: "
-        "run (the default), status, resume, abort. See docs/migrate.md."
+        "run (the default), status, report, resume, abort. See docs/migrate.md."
     ),
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -59,8 +60,9 @@ def _print_notice(notice: Notice) -> None:
         err(f"    {rec['name']} {rec['type']} ttl={rec['ttl']} {' | '.join(str(v) for v in rec['values'])}")
 
 
-def _report(outcomes: list[Any], fmt: TableJson) -> None:
+def _report(outcomes: list[Any], fmt: TableJson, ctx: typer.Context | None = None) -> None:
     failed = [o for o in outcomes if not o.ok]
+    reports = manager(ctx).migration_reports([o.slug for o in outcomes]) if ctx is not None else []
     if fmt is TableJson.json:
         print_json(
             {
@@ -69,6 +71,7 @@ def _report(outcomes: list[Any], fmt: TableJson) -> None:
                     {"slug": o.slug, "ok": o.ok, "stopped_at": o.step, "message": o.message} for o in outcomes
                 ],
                 "failed": len(failed),
+                "reports": reports,  # each as `mailfleet migrate report` gives it
             }
         )
     else:
@@ -78,15 +81,51 @@ def _report(outcomes: list[Any], fmt: TableJson) -> None:
             else:
                 out(f"{o.slug}: FAILED at {o.step or 'start'}: {o.message}")
         out(f"{len(outcomes) - len(failed)} done, {len(failed)} failed")
+        if reports:
+            out("")
+            out("Report:")
+            for line in report_lines(reports):
+                out(f"  {line}")
     if failed:
         raise typer.Exit(1)
 
 
-def _with_progress(ctx: typer.Context, rate: int, total: int, work: Callable[[Migrator], Any]) -> list[Any]:
-    """Run ``work(migrator)`` with a progress bar on stderr (one tick per tenant step)."""
+def _typed_confirmation(slugs: list[str]) -> Callable[[list[str]], bool]:
+    """Asked once, when the first tenant reaches the point of no return: the operator types the
+    slug (one tenant) or ``N tenants`` (several); anything else, or end of input, stops every
+    tenant of the run before it. The answer holds for the rest of the run."""
+    expected = slugs[0] if len(slugs) == 1 else f"{len(slugs)} tenants"
+    answer: dict[str, bool] = {}
+
+    def ask(reaching: list[str]) -> bool:
+        if "ok" not in answer:
+            err(
+                f"POINT OF NO RETURN: the next step deletes the Mailgun domain(s) of {', '.join(reaching)} "
+                "in the source region (Mailgun has no undelete)."
+            )
+            err(f"Type {expected!r} to go on (anything else stops before it; then resume or abort):")
+            line = sys.stdin.readline()
+            answer["ok"] = line.strip() == expected
+            err("confirmed" if answer["ok"] else "not confirmed: stopping before the point of no return")
+        return answer["ok"]
+
+    return ask
+
+
+def _with_progress(
+    ctx: typer.Context,
+    rate: int,
+    total: int,
+    work: Callable[[Migrator], Any],
+    confirm: Callable[[list[str]], bool] | None = None,
+) -> list[Any]:
+    """Run ``work(migrator)`` with a progress bar on stderr (one tick per tenant step; none
+    when the operator will be asked to confirm)."""
     api = manager(ctx)
-    if total <= 1 or not sys.stderr.isatty():
-        return list(work(api.migrator(rate, _print_notice)))
+    if total <= 1 or not sys.stderr.isatty() or confirm is not None:
+        migrator = api.migrator(rate, _print_notice)
+        migrator.confirm = confirm
+        return list(work(migrator))
     progress = Progress(
         TextColumn("migrating"),
         BarColumn(),
@@ -139,6 +178,9 @@ def run(
 ) -> None:
     """Move tenants to another region (the point of no return is the source domain's delete).
 
+    Without --yes (from a terminal) the move runs up to the point of no return and asks the
+    operator to type the tenant's slug (or "N tenants" for several) before it goes on.
+
     Steps: prepare (lower TTLs, wait out the old TTL), export (routes, webhooks, suppressions
     from the source API), cutover (DNS ownership moves to the target stack, the source stack
     deletes the Mailgun domain = POINT OF NO RETURN, wait for its 404, the target stack creates
@@ -163,11 +205,13 @@ def run(
     slugs = api.migration_slugs([] if all_ else list(slugs or []), from_ if all_ else None)
     if dry_run:
         plans = [(p.slug, p.source, p.target, p.steps) for p in api.migration_plans(slugs, to)]
+        est = api.migration_estimate(slugs, to, rate=rate, batch=batch)
         if fmt is TableJson.json:
             print_json(
                 {
                     "format": PLAN_FORMAT,
                     "point_of_no_return": POINT_OF_NO_RETURN,
+                    "estimate": est,
                     "tenants": [
                         {
                             "slug": slug,
@@ -197,21 +241,27 @@ def run(
                 f"  Until step {STEP_NAMES.index(POINT_OF_NO_RETURN) + 1} starts, `mailfleet migrate abort` "
                 "undoes everything; from then on only `mailfleet migrate resume` goes forward."
             )
+        for line in estimate_lines(est):
+            out(line)
         return
+    confirm = None
     if not yes:
-        raise _usage(
-            "--yes",
-            "a move deletes each tenant's Mailgun domain in the source region (the point of no return): "
-            "pass --yes, or --dry-run to see the plan first",
-        )
+        if not sys.stdin.isatty():
+            raise _usage(
+                "--yes",
+                "a move deletes each tenant's Mailgun domain in the source region (the point of no return): "
+                "pass --yes, run it from a terminal to type the confirmation there, or --dry-run to see the plan first",
+            )
+        confirm = _typed_confirmation(slugs)
     total = len(slugs) * len(STEP_NAMES)
     outcomes = _with_progress(
         ctx,
         rate,
         total,
         lambda m: m.start(slugs, to, from_region=from_, batch=batch),
+        confirm,
     )
-    _report(outcomes, fmt)
+    _report(outcomes, fmt, ctx)
 
 
 @migrate_app.command("resume")
@@ -239,7 +289,7 @@ def resume(
         for t in moving.values()
     )
     outcomes = _with_progress(ctx, rate, total, lambda m: m.resume(list(dict.fromkeys(slugs)), batch=batch))
-    _report(outcomes, fmt)
+    _report(outcomes, fmt, ctx)
 
 
 @migrate_app.command("abort")
@@ -260,6 +310,28 @@ def abort(
     api.abortable(slug)
     api.migrator(DEFAULT_RATE, _print_notice).abort(slug)
     out(f"{slug}: migration aborted; the tenant stays in its region")
+
+
+@migrate_app.command("report")
+def report(
+    ctx: typer.Context,
+    slugs: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="SLUG", help="Tenants (default: every tenant with a migration block)."),
+    ] = None,
+    fmt: Annotated[TableJson, typer.Option("--format", "-f", help="Output format.")] = TableJson.table,
+) -> None:
+    """Per tenant: duration of each phase, the measured inbound gap, and the follow-ups (DKIM
+    records to add or remove, SMTP logins to re-issue, mail stored in the old region until when)."""
+    reports = manager(ctx).migration_reports(list(slugs or []))
+    if fmt is TableJson.json:
+        print_json({"format": REPORT_FORMAT, "tenants": reports})
+        return
+    if not reports:
+        out("no migrations")
+        return
+    for line in report_lines(reports):
+        out(line)
 
 
 @migrate_app.command("status")

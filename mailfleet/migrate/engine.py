@@ -238,6 +238,7 @@ class Migrator:
         sleep: Callable[[float], None] = time.sleep,
         notify: Callable[[Notice], None] | None = None,
         fault: FaultHook | None = None,
+        confirm: Callable[[list[str]], bool] | None = None,
     ) -> None:
         self.tenants_dir = Path(tenants_dir)
         self.stacks_dir = Path(stacks_dir)
@@ -251,6 +252,9 @@ class Migrator:
         self.sleep = sleep
         self.notify = notify or (lambda notice: None)
         self.fault = fault
+        # Asked once a tenant is about to pass the point of no return (``mailfleet migrate``
+        # without --yes types the confirmation); False stops those tenants before it.
+        self.confirm = confirm
         self._project: Project | None = None
         self._pending_exports: dict[str, Any] = {}
         self._recover = False  # set by resume: stacks left blocked by a dead update are recovered
@@ -444,6 +448,15 @@ class Migrator:
         handler = _STEP_HANDLERS[step]
         failed: dict[_Run, str] = {}
         started: list[_Run] = []
+        if step == POINT_OF_NO_RETURN and self.confirm is not None:
+            asking = [r for r in group if not r.migration.started(step)]
+            if asking and not self.confirm([r.slug for r in asking]):
+                for r in asking:
+                    failed[r] = (
+                        "not confirmed: stopped before the point of no return (nothing deleted); "
+                        f"`mailfleet migrate resume {r.slug} --yes` goes on, `mailfleet migrate abort {r.slug} --yes` undoes"
+                    )
+                group = [r for r in group if r not in failed]
         for r in group:
             try:
                 extra = {"point_of_no_return_passed": True} if step == POINT_OF_NO_RETURN else {}

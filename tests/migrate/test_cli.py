@@ -131,7 +131,12 @@ def test_status_residency_abort_refused_then_resume_through_the_cli(make_world: 
 
     done = run_cli("migrate", "resume", "bluebird", "--yes", env=env)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["bluebird: done", "1 done, 0 failed"]
+    assert done.stdout.splitlines()[:4] == [
+        "bluebird: done",
+        "1 done, 0 failed",
+        "",
+        "Report:",
+    ]  # then the report
     md = run_cli("residency", "--format", "markdown", env=env).stdout
     row = next(line for line in md.splitlines() if line.startswith("| bluebird |"))
     assert (
