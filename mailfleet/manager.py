@@ -447,7 +447,8 @@ class Manager:
         project = Project.load(self.tenants_dir, self.stacks_dir, tenant_paths=[])
         loaded = load_tenants(self.tenants_dir)
         tenants = [loaded.tenants[s] for s in slugs]
-        source = project.stack_for_region(tenants[0].region) if tenants else project.stack_for_region(to)
+        first = tenants[0] if tenants else None
+        source = project.stack_for_region(first.region if first else to, first)
         numbers: dict[str, float | None] = {"poll": 10.0, "ttl": None, "delay": ASSUMED_DELETE_DELAY}
         for key, env in (
             ("poll", "MAILFLEET_MIGRATE_POLL_INTERVAL"),
@@ -462,7 +463,7 @@ class Manager:
         return estimate(
             tenants,
             source,
-            project.stack_for_region(to),
+            project.stack_for_region(to, first),
             rate=rate,
             batch=batch,
             poll_interval=float(numbers["poll"] or 0.0),
@@ -489,7 +490,11 @@ class Manager:
             if m is None:
                 continue
             out.append(
-                tenant_report(tenant, project.stack_for_region(m.from_region), project.stack_for_region(m.to))
+                tenant_report(
+                    tenant,
+                    project.stack_for_region(m.from_region, tenant),
+                    project.stack_for_region(m.to, tenant),
+                )
             )
         return out
 

@@ -355,3 +355,22 @@ def test_no_passphrase_stops_before_anything_is_generated(world: World) -> None:
     )
     assert not dkim.key_path(world.tenants_dir, "bluebird", "bluebird.mail.example.com").exists()
     assert world.domain_region("bluebird.mail.example.com") == "us"
+
+
+@pytest.mark.tenants("acme", "bluebird")
+def test_abort_after_publishing_drops_the_new_selector_and_the_key(world: World) -> None:
+    slug, domain = "bluebird", "bluebird.mail.example.com"
+
+    def crash(s: str, step: str, point: str) -> None:
+        if (step, point) == ("prepare.wait-ttl", "started"):
+            raise Crash(step)
+
+    with pytest.raises(Crash):
+        world.migrator(fault=crash).start([slug], "eu")
+    assert list(_held_dkim(world, "eu", domain)) == [f"mailfleet-eu._domainkey.{domain}"]
+    assert dkim.key_path(world.tenants_dir, slug, domain).exists()
+    world.migrator().abort(slug)
+    assert _held_dkim(world, "eu", domain) == {}
+    assert list(_held_dkim(world, "us", domain)) == [f"mailfleet._domainkey.{domain}"]
+    assert not dkim.key_path(world.tenants_dir, slug, domain).exists()
+    assert Journal(world.tenants_dir, slug).load().migration is None
