@@ -70,7 +70,7 @@ from mailfleet.migrate.runner import UpResult  # noqa: E402
 from mailfleet.model.load import load_stack, load_tenant_file  # noqa: E402
 from tests.fakes.mailgun_server import FakeMailgun  # noqa: E402
 from tests.migrate.conftest import FakeClock, World, copy_project  # noqa: E402
-from tests.migrate.mock_runner import _SECRET_SIG, DOMAIN, MockStackRunner  # noqa: E402
+from tests.migrate.mock_runner import _SECRET_SIG, DOMAIN, MockStackRunner, stack_checker  # noqa: E402
 
 SCALE = int(os.environ.get("BENCH_MIGRATE_SCALE", "25"))  # rate-limit clock compression, see the docstring
 RATE = 300
@@ -101,6 +101,9 @@ PROVIDER_CALLS = {
 }
 
 
+BENCH_KEY_PASSPHRASE = "bench-passphrase"  # encrypts the moves' DKIM keys at rest (prepare.dkim)
+
+
 def _world(tenants: tuple[str, ...], delete_delay: float = 0.0, clock: Any = None) -> World:
     root = copy_project(Path(tempfile.mkdtemp(prefix="bench-migrate-")) / "p", tenants)
     fake = FakeMailgun(delete_delay=delete_delay, **({"clock": clock} if clock else {})).start()
@@ -109,6 +112,7 @@ def _world(tenants: tuple[str, ...], delete_delay: float = 0.0, clock: Any = Non
     world = World(root, fake, runner, clock or FakeClock())
     holder["w"] = world
     fake.dns_checker = lambda name, body: True
+    fake.key_dns_checker = lambda name, value: True  # DKIM key activation: DNS taken as valid
     return world
 
 
@@ -119,7 +123,13 @@ def calls_per_tenant() -> list[Result]:
         results = []
         for slug, floor_note in (("bluebird", "way 1"), ("harbor", "ways 2+3")):
             world.fake.reset_log()
-            migrator = world.migrator(options=Options(max_ttl_wait=0, poll_interval=0.05, verify_timeout=5))
+            # The stand-in's check: a manual-DNS customer's records are taken as published.
+            migrator = world.migrator(
+                checker=stack_checker(world.runner),
+                options=Options(
+                    max_ttl_wait=0, poll_interval=0.05, verify_timeout=5, key_passphrase=BENCH_KEY_PASSPHRASE
+                ),
+            )
             [outcome] = migrator.start([slug], "eu")
             assert outcome.ok, outcome
             counts = collections.Counter(_category(c.method, c.path) for c in world.fake.calls)
@@ -176,7 +186,10 @@ def inbound_gap() -> list[Result]:
                 return out
 
             runner._mirror_delete, runner._mirror_create = delete, create  # type: ignore[method-assign]
-            migrator = world.migrator(options=Options(max_ttl_wait=0, verify_timeout=30))
+            migrator = world.migrator(
+                checker=stack_checker(world.runner),
+                options=Options(max_ttl_wait=0, verify_timeout=30, key_passphrase=BENCH_KEY_PASSPHRASE),
+            )
             [outcome] = migrator.start(["bluebird"], "eu")
             assert outcome.ok, outcome
             gap = marks["created"] - marks["deleted"]
@@ -406,6 +419,7 @@ from tests.fakes.mailgun_server import FakeMailgun
 delay, scale = float(sys.argv[2]), float(sys.argv[3])
 fake = FakeMailgun(delete_delay=delay, clock=lambda: time.monotonic() * scale).start()
 fake.dns_checker = lambda name, body: True
+fake.key_dns_checker = lambda name, value: True
 print(json.dumps([fake.api_key, fake.urls]), flush=True)
 for line in sys.stdin:
     command = line.strip()
@@ -482,7 +496,13 @@ def batch_throughput() -> list[Result]:
             root,
             runner,
             client,
-            options=Options(max_ttl_wait=0, poll_interval=0.05, verify_timeout=30, wait_gone_timeout=30),
+            options=Options(
+                max_ttl_wait=0,
+                poll_interval=0.05,
+                verify_timeout=30,
+                wait_gone_timeout=30,
+                key_passphrase=BENCH_KEY_PASSPHRASE,
+            ),
         )
         slugs = sorted(p.stem for p in (root / "tenants").glob("*.yaml"))
         start = time.perf_counter()
@@ -560,6 +580,7 @@ def gap_independence() -> list[Result]:
         wait_gone_timeout=1800.0 / SCALE,  # the CLI default, 30 min
         verify_timeout=3600.0 / SCALE,
         cutover_rate=RATE * SCALE,  # the CLI sets --rate; the engine's clock here is real time
+        key_passphrase=BENCH_KEY_PASSPHRASE,
     )
     try:
         runner = ModelRunner(root, root / "tenants", mailgun=client)
@@ -653,6 +674,7 @@ def cli_batch() -> list[Result]:
         world = World(root, fake, runner, FakeClock())
         holder["w"] = world
         fake.dns_checker = world.dns_valid
+        fake.key_dns_checker = world.key_dns_valid
         world.bootstrap()
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("MAILFLEET_")},
@@ -663,6 +685,7 @@ def cli_batch() -> list[Result]:
             "MAILFLEET_MIGRATE_CHECK": "0",
             "MAILFLEET_MIGRATE_POLL_INTERVAL": "0.05",
             "MAILFLEET_MIGRATE_MAX_TTL_WAIT": "0",
+            "MAILFLEET_MIGRATE_KEY_PASSPHRASE": BENCH_KEY_PASSPHRASE,
             "PYTHONPATH": str(REPO),
         }
         cmd = [sys.executable, "-m", "mailfleet", "migrate", "--from", "us", "--to", "eu", "--all"]

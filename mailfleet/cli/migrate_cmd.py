@@ -9,6 +9,7 @@ The group's default command is ``run``, so the spellings of the issue work as th
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -96,12 +97,20 @@ def _typed_confirmation(slugs: list[str]) -> Callable[[list[str]], bool]:
     tenant of the run before it. The answer holds for the rest of the run."""
     expected = slugs[0] if len(slugs) == 1 else f"{len(slugs)} tenants"
     answer: dict[str, bool] = {}
+    asking = threading.Lock()  # tenants advance in parallel: one prompt, the others wait for it
 
     def ask(reaching: list[str]) -> bool:
+        with asking:
+            return _asked(reaching)
+
+    def _asked(reaching: list[str]) -> bool:
         if "ok" not in answer:
+            others = (
+                f", then those of every tenant of this run ({', '.join(slugs)})" if len(slugs) > 1 else ""
+            )
             err(
                 f"POINT OF NO RETURN: the next step deletes the Mailgun domain(s) of {', '.join(reaching)} "
-                "in the source region (Mailgun has no undelete)."
+                f"in the source region{others} (Mailgun has no undelete)."
             )
             err(f"Type {expected!r} to go on (anything else stops before it; then resume or abort):")
             line = sys.stdin.readline()

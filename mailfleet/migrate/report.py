@@ -234,6 +234,7 @@ def tenant_report(tenant: Tenant, source: StackConfig, target: StackConfig) -> d
             }
         )
     gap = measured_gap(m)
+    cache = m.model_dump(mode="json").get("inbound_gap") or {}
     return {
         "slug": tenant.slug,
         "from": m.from_region,
@@ -247,6 +248,9 @@ def tenant_report(tenant: Tenant, source: StackConfig, target: StackConfig) -> d
         "steps": steps,
         "point_of_no_return_at": ponr.started_at if ponr else None,
         "inbound_gap_seconds": gap,
+        "resolver_cache_seconds": cache.get("resolver_cache_s", m.lowered_ttl)
+        if isinstance(cache, dict)
+        else None,
         "dkim_selector": overlap.selector if overlap else None,
         "follow_ups": follow_ups,
     }
@@ -263,8 +267,11 @@ def report_lines(reports: list[dict[str, Any]]) -> list[str]:
         )
         lines.append(f"  phases: {phases or '-'}")
         gap = r["inbound_gap_seconds"]
+        cache = r.get("resolver_cache_seconds")
         lines.append(
-            "  inbound gap: " + (f"{gap:.1f} s (measured)" if gap is not None else "not measured by this run")
+            "  inbound gap: "
+            + (f"{gap:.1f} s (measured)" if gap is not None else "not measured by this run")
+            + (f"; then resolvers may keep the old MX up to {cache} s (the lowered TTL)" if cache else "")
         )
         for f in r["follow_ups"]:
             lines.append(f"  follow-up ({f['kind']}): {f['what']}")

@@ -374,3 +374,50 @@ def test_abort_after_publishing_drops_the_new_selector_and_the_key(world: World)
     assert list(_held_dkim(world, "us", domain)) == [f"mailfleet._domainkey.{domain}"]
     assert not dkim.key_path(world.tenants_dir, slug, domain).exists()
     assert Journal(world.tenants_dir, slug).load().migration is None
+
+
+@pytest.mark.knot
+@pytest.mark.tenants("harbor", "fjordbank")
+def test_manual_customer_waits_until_check_resolves_the_new_selector(world: World, tmp_path: Path) -> None:
+    """The real `check` (mailfleet.check through the resolver) against Knot serving the
+    customer's zone: prepare.dkim stops until the new selector resolves, then goes on."""
+    from mailfleet.migrate.checker import DnsChecker
+    from mailfleet.migrate.engine import Options
+    from tests.check.knot import KnotServer, txt_rr
+
+    name = "mailfleet-eu._domainkey.harborlogistics.com"
+    options = Options(dkim_timeout=1, poll_interval=0.2, key_passphrase=TEST_KEY_PASSPHRASE, max_ttl_wait=0)
+    platform = "mailfleet-eu._domainkey.harbor.mail.example.com"  # our zone: the stack publishes it
+    knot = KnotServer(tmp_path / "knot", {"harborlogistics.com": [], "mail.example.com": []}).start()
+    try:
+        checker = DnsChecker(knot.nameserver, timeout=1.0, retries=1)
+        [first] = world.migrator(checker=checker, options=options).start(["harbor"], "eu")
+        assert not first.ok and first.step == "prepare.dkim"
+        assert f"{name} TXT" in first.message and "the new DKIM records are not live" in first.message
+        m = Journal(world.tenants_dir, "harbor").load().migration
+        assert m is not None and m.dkim is not None
+        value = f"v=DKIM1; k=rsa; p={m.dkim.keys['harborlogistics.com']}"
+        ours = f"v=DKIM1; k=rsa; p={m.dkim.keys['harbor.mail.example.com']}"
+    finally:
+        knot.stop()
+    # The customer publishes it (same server address, the zone now holds the record).
+    knot = KnotServer(
+        tmp_path / "knot2",
+        {"harborlogistics.com": [txt_rr(name, value)], "mail.example.com": [txt_rr(platform, ours)]},
+        port=knot.port,
+    ).start()
+    try:
+
+        def stop(s: str, step: str, point: str) -> None:
+            if (step, point) == ("prepare.wait-ttl", "started"):
+                raise Crash(step)
+
+        checker = DnsChecker(knot.nameserver, timeout=1.0, retries=1)
+        harbor = Journal(world.tenants_dir, "harbor").load()
+        assert checker(harbor, world.migrator().stack_for("eu")) == []
+        with pytest.raises(Crash):
+            world.migrator(checker=checker, options=options, fault=stop).resume(["harbor"])
+    finally:
+        knot.stop()
+    m = Journal(world.tenants_dir, "harbor").load().migration
+    assert m is not None and m.is_done("prepare.dkim") and not m.point_of_no_return_passed

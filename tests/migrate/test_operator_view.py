@@ -169,7 +169,11 @@ def test_final_report_per_tenant_in_table_and_json(make_world: Callable[..., Wor
     assert set(entry["phases"]) == {"prepare", "export", "cutover", "dns", "verify", "finalize"}
     assert all(isinstance(v, int | float) and v >= 0 for v in entry["phases"].values())
     assert entry["duration_seconds"] >= max(entry["phases"].values())
-    assert entry["inbound_gap_seconds"] is None  # this journal recorded no measurement
+    # The gap the engine measured into the journal (source delete accepted -> target live).
+    m = Journal(world.tenants_dir, "bluebird").load().migration
+    assert m is not None and m.inbound_gap is not None and m.inbound_gap.seconds is not None
+    assert entry["inbound_gap_seconds"] == m.inbound_gap.seconds > 0
+    assert entry["resolver_cache_seconds"] == 60
     kinds = [f["kind"] for f in entry["follow_ups"]]
     assert kinds == ["dkim", "stored-mail"]
     stored = entry["follow_ups"][1]
@@ -183,7 +187,11 @@ def test_final_report_per_tenant_in_table_and_json(make_world: Callable[..., Wor
     table = run_cli("migrate", "report", env=env)
     assert table.returncode == 0, table.stderr
     assert table.stdout.splitlines()[0].startswith("bluebird: us -> eu done, ")
-    assert "  phases: prepare " in table.stdout and "  inbound gap: not measured by this run" in table.stdout
+    assert "  phases: prepare " in table.stdout
+    assert (
+        f"  inbound gap: {m.inbound_gap.seconds:.1f} s (measured); then resolvers may keep the old MX up to 60 s"
+        in table.stdout
+    )
     assert "  follow-up (stored-mail): messages received before " in table.stdout
     unknown = run_cli("migrate", "report", "nosuch", env=env)
     assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
