@@ -43,7 +43,9 @@ def test_steps_started_done_next_and_phase() -> None:
     fresh = block({})
     assert (fresh.next_step, fresh.phase) == ("prepare.lower-ttl", "prepare")
     assert not fresh.started("prepare.lower-ttl") and not fresh.is_done("prepare.lower-ttl")
-    running = block({"prepare.lower-ttl": True, "prepare.wait-ttl": True, "export": False})
+    running = block(
+        {"prepare.lower-ttl": True, "prepare.dkim": True, "prepare.wait-ttl": True, "export": False}
+    )
     assert running.started("export") and not running.is_done("export")
     assert (running.next_step, running.phase) == ("export", "export")
     every = block(dict.fromkeys(m.STEP_NAMES, True), state="done")
