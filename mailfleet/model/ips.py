@@ -35,7 +35,8 @@ def ip_address(value: str) -> str:
     return value
 
 
-def _unique(values: list[str]) -> list[str]:
+def unique(values: list[str]) -> list[str]:
+    """A list validator: ``values`` unchanged, or an error naming the first one listed twice."""
     seen: set[str] = set()
     for value in values:
         if value in seen:
@@ -56,7 +57,7 @@ IpAddress = Annotated[str, AfterValidator(ip_address)]
 class MailgunIps(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    ips: Annotated[list[IpAddress], Field(min_length=1, max_length=20), AfterValidator(_unique)]
+    ips: Annotated[list[IpAddress], Field(min_length=1, max_length=20), AfterValidator(unique)]
     pool: Annotated[str, AfterValidator(_pool)] | None = None
 
     def spf_terms(self) -> tuple[str, ...]:

@@ -20,7 +20,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from mailfleet.model import names
 from mailfleet.model.adoption import Adoption
-from mailfleet.model.ips import IpAddress, MailgunIps
+from mailfleet.model.ips import IpAddress, MailgunIps, unique
 from mailfleet.model.migration import Migration
 from mailfleet.model.region import Region
 from mailfleet.model.shard_move import ShardMove
@@ -61,15 +61,6 @@ def _dns_host(value: str) -> str:
     return value
 
 
-def _unique(values: list[str]) -> list[str]:
-    seen: set[str] = set()
-    for value in values:
-        if value in seen:
-            raise ValueError(f"{value!r} is listed twice")
-        seen.add(value)
-    return values
-
-
 def _printable(value: str) -> str:
     """Display text goes to terminals and PR comments: no control characters."""
     if not value.isprintable():
@@ -84,7 +75,7 @@ class SenderDomain(_Strict):
 
     name: Domain
     dns: Annotated[str, AfterValidator(_dns_host)] = "manual"
-    spf_includes: Annotated[list[IncludeDomain], AfterValidator(_unique)] = Field(default_factory=list)
+    spf_includes: Annotated[list[IncludeDomain], AfterValidator(unique)] = Field(default_factory=list)
     spf_all: Literal["~all", "-all"] = "~all"
 
     @property
@@ -103,8 +94,8 @@ class Dmarc(_Strict):
     # None: the adopted DMARC record's policy (the customer's), else DEFAULT_DMARC_POLICY.
     # `tenant add` writes the policy out for a tenant with no adopted record.
     policy: DmarcPolicy | None = None
-    rua: Annotated[list[MailtoUri], AfterValidator(_unique)] = Field(default_factory=list)
-    ruf: Annotated[list[MailtoUri], AfterValidator(_unique)] = Field(default_factory=list)
+    rua: Annotated[list[MailtoUri], AfterValidator(unique)] = Field(default_factory=list)
+    ruf: Annotated[list[MailtoUri], AfterValidator(unique)] = Field(default_factory=list)
 
 
 def _key_size(value: Any) -> Any:
@@ -124,7 +115,7 @@ class Smtp(_Strict):
     port: Annotated[int, Field(ge=1, le=65535)] = 587
     # The customer's own SMTP server's sending IPs (way 3): `mailfleet blocklists` checks them,
     # because the customer handles the blacklisting of its own addresses.
-    egress_ips: Annotated[list[IpAddress], AfterValidator(_unique)] = Field(default_factory=list)
+    egress_ips: Annotated[list[IpAddress], AfterValidator(unique)] = Field(default_factory=list)
 
 
 class Outbound(_Strict):
@@ -151,7 +142,7 @@ class Tenant(_Strict):
     # The stack (shard) of ``region`` serving the tenant, written by ``tenant add`` and
     # ``shard move``; optional while the region has one stack (docs/sharding.md).
     stack: StackName | None = None
-    mailboxes: Annotated[list[Mailbox], Field(min_length=1), AfterValidator(_unique)]
+    mailboxes: Annotated[list[Mailbox], Field(min_length=1), AfterValidator(unique)]
     sender_domain: SenderDomain | None = None
     dmarc: Dmarc = Field(default_factory=Dmarc)
     dkim: Dkim = Field(default_factory=Dkim)
