@@ -75,7 +75,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "migrate": (
         "mailfleet.cli.migrate_cmd",
         "Move tenants from one region stack to the other without losing mail: run (the default), "
-        "status, resume, abort. See docs/migrate.md.",
+        "status, report, resume, abort. See docs/migrate.md.",
     ),
     "shard": (
         "mailfleet.cli.shard_cmd",

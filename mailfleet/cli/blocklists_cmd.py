@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from mailfleet.blocklists.report import OUTPUTS
+from mailfleet.cli import dns_options
 from mailfleet.cli.common import RegionOption, TableJson, command_app, manager
 from mailfleet.dns.resolver import Nameserver
 from mailfleet.errors import Problem, UsageError
@@ -27,18 +28,9 @@ def blocklists(
     region: Annotated[
         RegionOption | None, typer.Option("--region", help="Only tenants of this region.")
     ] = None,
-    nameserver: Annotated[
-        str | None,
-        typer.Option(
-            "--nameserver", metavar="IP[:PORT]", help="Ask this DNS server (default: the system's)."
-        ),
-    ] = None,
-    timeout: Annotated[
-        float, typer.Option("--timeout", min=0.01, help="Seconds to wait per DNS attempt.")
-    ] = 2.0,
-    retries: Annotated[
-        int, typer.Option("--retries", min=0, help="Retries per DNS query after a timeout.")
-    ] = 2,
+    nameserver: dns_options.Nameserver = None,
+    timeout: dns_options.Timeout = 2.0,
+    retries: dns_options.Retries = 2,
     concurrency: Annotated[
         int, typer.Option("--concurrency", min=1, max=4096, help="DNS queries in flight at most.")
     ] = 100,

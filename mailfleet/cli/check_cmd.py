@@ -14,6 +14,7 @@ import typer
 from mailfleet.check.report import OUTPUTS
 from mailfleet.check.result import RunResult
 from mailfleet.check.run import relaxed_gc
+from mailfleet.cli import dns_options
 from mailfleet.cli.common import RegionOption, command_app, manager
 from mailfleet.dns.resolver import Nameserver
 from mailfleet.errors import Problem, UsageError
@@ -90,18 +91,9 @@ def check(
             "--stack", "-s", metavar="NAME", help="Only tenants this stack declares; not with --region."
         ),
     ] = None,
-    nameserver: Annotated[
-        str | None,
-        typer.Option(
-            "--nameserver", metavar="IP[:PORT]", help="Ask this DNS server (default: the system's)."
-        ),
-    ] = None,
-    timeout: Annotated[
-        float, typer.Option("--timeout", min=0.01, help="Seconds to wait per DNS attempt.")
-    ] = 2.0,
-    retries: Annotated[
-        int, typer.Option("--retries", min=0, help="Retries per DNS query after a timeout.")
-    ] = 2,
+    nameserver: dns_options.Nameserver = None,
+    timeout: dns_options.Timeout = 2.0,
+    retries: dns_options.Retries = 2,
     concurrency: Annotated[
         int,
         typer.Option(

@@ -1,4 +1,4 @@
-"""``mailfleet migrate``: move tenants between region stacks (run, status, resume, abort).
+"""``mailfleet migrate``: move tenants between region stacks (run, status, report, resume, abort).
 
 The group's default command is ``run``, so the spellings of the issue work as they read:
 ``mailfleet migrate acme --to eu`` is ``mailfleet migrate run acme --to eu`` and

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from mailfleet.cli import dns_options
 from mailfleet.cli.common import (
     RegionOption,
     TableJson,
@@ -330,23 +331,14 @@ def add(
 def adopt_(
     ctx: typer.Context,
     slug: Annotated[str, typer.Argument(metavar="SLUG", help="Tenant slug.")],
-    nameserver: Annotated[
-        str | None,
-        typer.Option(
-            "--nameserver", metavar="IP[:PORT]", help="Ask this DNS server (default: the system's)."
-        ),
-    ] = None,
+    nameserver: dns_options.Nameserver = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Read and compare; write nothing.")] = False,
     yes: Annotated[
         bool,
         typer.Option("--yes", help="Write even when live values differ from the stored snapshot (drift)."),
     ] = False,
-    timeout: Annotated[
-        float, typer.Option("--timeout", min=0.01, help="Seconds to wait per DNS attempt.")
-    ] = 2.0,
-    retries: Annotated[
-        int, typer.Option("--retries", min=0, help="Retries per DNS query after a timeout.")
-    ] = 2,
+    timeout: dns_options.Timeout = 2.0,
+    retries: dns_options.Retries = 2,
     fmt: Annotated[
         TableJson,
         typer.Option("--format", "-f", help="table (for people), or json for scripts (mailfleet-adopt/1)."),
