@@ -48,6 +48,18 @@ class CheckOptions:
     mailgun: MailgunState | None = None
 
 
+def ips_fix_by(stack: StackState, slug: str, row: res.RecordResult, expected: list[str]) -> str:
+    """Who fixes a ``mailgun-ips`` row: ``mailfleet bind-ips SLUG`` for drift (with ``--yes``
+    when Mailgun binds IPs the files do not name: only then does bind-ips unassign them),
+    ``pulumi up -s STACK`` when the domain is not in Mailgun at all; "" otherwise."""
+    if row.status == res.MISSING:
+        return f"pulumi up -s {stack.stack}"
+    if row.status != res.WRONG:
+        return ""
+    extra = set(row.found) - set(expected)
+    return f"mailfleet bind-ips {slug}" + (" --yes" if extra else "")
+
+
 def fix_by(stack: StackState, rec: DnsRecord) -> str:
     """Who fixes ``rec``: Pulumi for the zones it manages, else the customer."""
     if rec.provider in ("route53", "cloudflare"):
@@ -105,6 +117,8 @@ class CheckRunner:
                 rows = await asyncio.gather(
                     *(mailgun.ips_result(tenant.slug, d, expected) for d in tenant.domains)
                 )
+                for row in rows:
+                    row.fix_by = ips_fix_by(stack, tenant.slug, row, expected)
                 out.mailgun.extend(rows)
         log.debug("tenant checked slug=%s status=%s", tenant.slug, out.status)
         if self.progress is not None:

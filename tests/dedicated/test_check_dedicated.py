@@ -138,10 +138,21 @@ def test_check_reports_stranger_shared_include_and_ip_drift(cli, world):
         fake.seed_shared_ips("eu", ["198.51.100.99"])
         fake.ips.assigned[("eu", "nordlys-reiser.no")] = ["203.0.113.7", "2001:db8::25"]
         fake.ips.assigned[("eu", "nordlys.mail.example.eu")] = ["203.0.113.7", "2001:db8::25"]
-        proc = cli(
-            "check", "nordlys", "fjordbank", "--nameserver", world.ns, "--timeout", "0.5", "--retries", "1",
-            "--format", "json", cwd=world.project_dir, env=fake.env(),
-        )  # fmt: skip
+        # one dedicated IP short, nothing extra: bind-ips without --yes fixes it
+        fake.ips.assigned[("eu", "fjordbank.mail.example.eu")] = ["203.0.113.7"]
+        args = (
+            "check",
+            "nordlys",
+            "fjordbank",
+            "--nameserver",
+            world.ns,
+            "--timeout",
+            "0.5",
+            "--retries",
+            "1",
+        )
+        proc = cli(*args, "--format", "json", cwd=world.project_dir, env=fake.env())
+        table = cli(*args, cwd=world.project_dir, env={**fake.env(), "COLUMNS": "200"})
     data = json.loads(proc.stdout)
     good = spf_row(data, "nordlys", "nordlys-reiser.no")
     assert good["status"] == "ok", good
@@ -158,4 +169,15 @@ def test_check_reports_stranger_shared_include_and_ip_drift(cli, world):
     assert ips["nordlys-reiser.no"]["status"] == "ok"
     assert ips["fjordbank.no"]["status"] == "wrong" and ips["fjordbank.no"]["found"] == ["198.51.100.99"]
     assert "mailfleet bind-ips fjordbank" in ips["fjordbank.no"]["hint"]
+    # "fix by": bind-ips, with --yes only where Mailgun binds an IP the files do not name
+    assert ips["fjordbank.no"]["fix_by"] == "mailfleet bind-ips fjordbank --yes"
+    assert ips["fjordbank.mail.example.eu"]["status"] == "wrong"
+    assert ips["fjordbank.mail.example.eu"]["fix_by"] == "mailfleet bind-ips fjordbank"
+    assert ips["nordlys-reiser.no"]["fix_by"] == ""
     assert proc.returncode == 1
+    # the table's "What to fix" block names the command on the binding row
+    assert "fjordbank.no IPS (mailgun-ips, wrong); fix by: mailfleet bind-ips fjordbank --yes" in table.stdout
+    assert "fjordbank.mail.example.eu IPS (mailgun-ips, wrong); fix by: mailfleet bind-ips fjordbank\n" in (
+        table.stdout
+    )
+    assert table.returncode == 1
