@@ -14,7 +14,9 @@ cell as a heading, then one ``Header: value`` line per other non-empty cell, nev
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import IO, Any
 
 STACK_BELOW = 120  # columns
@@ -77,3 +79,67 @@ def print_table(
                 grid.add_row(Text(f"  {h}:"), Text(cell))
         con.print(grid)
         con.print(Text(""))
+
+
+class Ticker:
+    """What a command tells its progress line: ``advance()`` one item done, ``update()`` a new
+    label or total. The no-op one (stderr not a terminal) ignores both."""
+
+    def __init__(self, bar: Any = None, task: Any = None) -> None:
+        self._bar = bar
+        self._task = task
+
+    @property
+    def live(self) -> bool:
+        """True when a progress line is drawn (stderr is a terminal)."""
+        return self._bar is not None
+
+    def advance(self, n: int = 1) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task, n)
+
+    def update(
+        self, label: str | None = None, *, completed: int | None = None, total: int | None = None
+    ) -> None:
+        if self._bar is None:
+            return
+        fields: dict[str, Any] = {}
+        if label is not None:
+            fields["description"] = label
+        if completed is not None:
+            fields["completed"] = completed
+        if total is not None:
+            fields["total"] = total
+        self._bar.update(self._task, **fields)
+
+
+@contextmanager
+def progress(label: str, total: int | None = None) -> Iterator[Ticker]:
+    """A progress line on stderr while the block runs, only when stderr is a terminal: it shows
+    at once (spinner, ``label``, done of ``total`` when known, elapsed time), so a run waiting on
+    the network never looks hung, and is erased when the block ends. Not a terminal (CI, a pipe,
+    a file): nothing is written and the ticker does nothing. stdout is never touched."""
+    if not sys.stderr.isatty():
+        yield Ticker()
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    with bar:
+        yield Ticker(bar, bar.add_task(label, total=total))

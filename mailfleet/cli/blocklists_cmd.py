@@ -15,6 +15,7 @@ from mailfleet.cli.common import RegionOption, TableJson, command_app, manager
 from mailfleet.dns.resolver import Nameserver
 from mailfleet.errors import Problem, UsageError
 from mailfleet.manager import API_KEY_ENV
+from mailfleet.terminal import progress
 
 
 def _usage(flag: str, message: str) -> Exception:
@@ -64,17 +65,18 @@ def blocklists(
         server = Nameserver.parse(nameserver) if nameserver is not None else None
     except ValueError as exc:
         raise _usage("--nameserver", str(exc)) from None
-    result = manager(ctx).blocklists(
-        list(slugs or []),
-        region,
-        server,
-        lists_file=lists,
-        api_key=os.environ.get(API_KEY_ENV, ""),
-        timeout=timeout,
-        retries=retries,
-        concurrency=concurrency,
-        api_retries=api_retries,
-    )
+    with progress("checking blocklists"):
+        result = manager(ctx).blocklists(
+            list(slugs or []),
+            region,
+            server,
+            lists_file=lists,
+            api_key=os.environ.get(API_KEY_ENV, ""),
+            timeout=timeout,
+            retries=retries,
+            concurrency=concurrency,
+            api_retries=api_retries,
+        )
     OUTPUTS[fmt.value](sys.stdout).run(result)
     raise typer.Exit(result.exit_code)
 

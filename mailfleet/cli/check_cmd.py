@@ -7,48 +7,24 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from mailfleet.check.report import OUTPUTS
-from mailfleet.check.result import RunResult
 from mailfleet.check.run import relaxed_gc
 from mailfleet.cli import dns_options
 from mailfleet.cli.common import RegionOption, command_app, manager
 from mailfleet.dns.resolver import Nameserver
 from mailfleet.errors import Problem, UsageError
 from mailfleet.manager import API_KEY_ENV
+from mailfleet.terminal import progress
 
 
 class CheckFormat(StrEnum):
     table = "table"
     json = "json"
     bind = "bind"
-
-
-def _progress() -> Any:
-    """A progress line on stderr (only called when stderr is a terminal): it shows at once,
-    with a spinner and the elapsed time, so a run waiting on timeouts never looks hung."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("checking tenants"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
 
 
 def _usage(flag: str, message: str) -> Exception:
@@ -155,15 +131,8 @@ def check(
     with relaxed_gc():
         api = manager(ctx)
         pairs = api.check_targets(list(slugs or []), region, stack)
-        progress = _progress() if sys.stderr.isatty() else None
-        task = progress.add_task("checking", total=len(pairs)) if progress is not None else None
-
-        def tick() -> None:
-            if progress is not None and task is not None:
-                progress.advance(task)
-
-        def run() -> RunResult:
-            return api.check(
+        with progress("checking tenants", total=len(pairs)) as ticker:
+            result = api.check(
                 pairs,
                 server,
                 timeout=timeout,
@@ -174,14 +143,8 @@ def check(
                 api_key=api_key,
                 trigger_verify=trigger_verify,
                 api_retries=api_retries,
-                on_tenant=tick if progress is not None else None,
+                on_tenant=ticker.advance if ticker.live else None,
             )
-
-        if progress is not None:
-            with progress:
-                result = run()
-        else:
-            result = run()
         OUTPUTS[fmt.value](sys.stdout, problems_only=problems_only).run(result)
         raise typer.Exit(result.exit_code)
 

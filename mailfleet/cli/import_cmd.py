@@ -18,6 +18,7 @@ from mailfleet.cli.common import (
 )
 from mailfleet.errors import Problem, UsageError
 from mailfleet.fleet_import.report import ImportReport
+from mailfleet.terminal import progress
 
 
 def import_(
@@ -64,13 +65,18 @@ def import_(
             problems=[Problem("", "from_mailgun", "is required: Mailgun is the one source import reads")]
         )
 
-    def progress(what: str, done: int, total: int) -> None:
-        if what == "domains and routes listed":
-            err(f"import {region}: {done} domains, {total} routes listed")
-        else:
-            err(f"import {region}: {what} {done}/{total}")
+    with progress(f"import {region}: listing domains and routes") as ticker:
 
-    report = manager(ctx).import_from_mailgun(region, dry_run=dry_run, rate=rate, progress=progress)
+        def step(what: str, done: int, total: int) -> None:
+            if ticker.live:  # a terminal: one progress line, redrawn in place
+                if what != "domains and routes listed":
+                    ticker.update(f"import {region}: {what}", completed=done, total=total)
+            elif what == "domains and routes listed":
+                err(f"import {region}: {done} domains, {total} routes listed")
+            else:
+                err(f"import {region}: {what} {done}/{total}")
+
+        report = manager(ctx).import_from_mailgun(region, dry_run=dry_run, rate=rate, progress=step)
     if fmt is TableJson.json:
         print_json(report.as_dict())
     else:

@@ -11,6 +11,7 @@ import typer
 from mailfleet.cli.common import RegionOption, command_app, err, format_table, manager, out, print_json
 from mailfleet.errors import Problem, UsageError
 from mailfleet.model.region import Region
+from mailfleet.terminal import progress
 
 if TYPE_CHECKING:
     from mailfleet.desired.publish import CustomerRecords
@@ -115,10 +116,14 @@ def _fetch_dkim(api: Manager, views: list[CustomerRecords]) -> None:
     key = os.environ.get(API_KEY_ENV, "")
     if not key:
         return
-    for view in views:
-        if view.domain is not None:
-            for note in api.fetch_dkim(view, key):
-                err(note)
+    own = [v for v in views if v.domain is not None]
+    notes: list[str] = []
+    with progress("asking Mailgun for DKIM keys", total=len(own)) as ticker:
+        for view in own:
+            notes.extend(api.fetch_dkim(view, key))
+            ticker.advance()
+    for note in notes:  # after the progress line is gone, so it cannot overdraw them
+        err(note)
 
 
 app = command_app("records", records)

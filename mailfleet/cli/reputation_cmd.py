@@ -13,6 +13,7 @@ from mailfleet.cli.common import RegionOption, command_app, manager
 from mailfleet.errors import Problem, UsageError
 from mailfleet.manager import API_KEY_ENV
 from mailfleet.reputation.report import OUTPUTS
+from mailfleet.terminal import progress
 
 
 class ReputationFormat(StrEnum):
@@ -66,9 +67,10 @@ def reputation(
     api_key = os.environ.get(API_KEY_ENV, "")
     if not api_key:
         raise _usage("reputation", f"needs {API_KEY_ENV} in the environment (the Metrics API is Mailgun's)")
-    result = manager(ctx).reputation(
-        list(slugs or []), region, api_key, since=since, api_retries=api_retries, page_limit=page_size
-    )
+    with progress("reading Mailgun metrics"):
+        result = manager(ctx).reputation(
+            list(slugs or []), region, api_key, since=since, api_retries=api_retries, page_limit=page_size
+        )
     OUTPUTS[fmt.value](sys.stdout).run(result)
     raise typer.Exit(result.exit_code)
 

@@ -11,6 +11,7 @@ from mailfleet.blocklists.run import Target, ask_lists
 from mailfleet.dns.resolver import Nameserver
 from tests.blocklists.conftest import REFUSED_ZONE, TIMEOUT_ZONE
 from tests.fakes.mailgun_server import FakeMailgun
+from tests.ptyrun import run_on_pty
 
 pytestmark = pytest.mark.knot
 
@@ -230,3 +231,16 @@ def test_query_names():
     assert zen.query_name("192.0.2.10") == "10.2.0.192.zen.spamhaus.org"
     assert zen.query_name("2001:db8::1") == "1.0.0.0." + "0." * 20 + "8.b.d.0.1.0.0.2.zen.spamhaus.org"
     assert len(load_lists()) == 10
+
+
+def test_progress_line_on_a_terminal_only(cli, list_world):
+    # fjordbank waits on timeouts: a person would see nothing for seconds without it
+    argv = ["blocklists", "fjordbank", "--nameserver", list_world.ns, "--timeout", "0.3", "--retries", "0"]
+    argv += ["--format", "json"]
+    code, stdout, terminal = run_on_pty(argv, list_world.project_dir, {"MAILGUN_API_KEY": ""})
+    assert code == 3, terminal
+    assert "checking blocklists" in terminal
+    assert json.loads(stdout)["summary"]["unknown"] >= 2  # stdout: the data only
+    proc, data = run(cli, list_world, "fjordbank")
+    assert proc.returncode == 3 and data is not None
+    assert "checking blocklists" not in proc.stderr  # stderr not a terminal: no progress

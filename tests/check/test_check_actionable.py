@@ -8,16 +8,14 @@ record to delete, and the progress line on a terminal (a pty).
 from __future__ import annotations
 
 import os
-import pty
-import select
 import subprocess
 import sys
-import time
 
 import pytest
 
 from tests.check.conftest import record
 from tests.conftest import REPO
+from tests.ptyrun import run_on_pty
 
 pytestmark = pytest.mark.knot
 
@@ -107,33 +105,6 @@ def test_problems_only(check_cli):
     assert "acme" in proc.stdout
 
 
-def _run_on_pty(argv: list[str], cwd) -> tuple[int, str, str]:
-    """Run with stderr on a pty (stdout a pipe); (exit code, stdout, what the terminal got)."""
-    master, slave = pty.openpty()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "120", "TERM": "xterm"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mailfleet", *argv], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=slave
-    )
-    os.close(slave)
-    seen = b""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO: the child closed the pty
-                break
-            if not chunk:
-                break
-            seen += chunk
-        elif proc.poll() is not None:
-            break
-    stdout = proc.communicate(timeout=60)[0].decode()
-    os.close(master)
-    return proc.returncode, stdout, seen.decode(errors="replace")
-
-
 def test_progress_on_a_terminal_for_a_single_slow_tenant(dns_world):
     # blackhole never answers: the run waits on timeouts, and the terminal shows progress
     argv = [
@@ -146,7 +117,7 @@ def test_progress_on_a_terminal_for_a_single_slow_tenant(dns_world):
         "--retries",
         "1",
     ]
-    code, stdout, terminal = _run_on_pty(argv, dns_world.project_dir)
+    code, stdout, terminal = run_on_pty(argv, dns_world.project_dir)
     assert code == 3
     assert "checking tenants" in terminal and "0/1" in terminal
     assert "checking tenants" not in stdout  # data stays clean on stdout

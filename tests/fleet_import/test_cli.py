@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -15,8 +16,9 @@ from mailfleet.fsutil import locked
 from mailfleet.mailgun.client import MailgunClient
 from tests.cli.conftest import assert_clean_failure
 from tests.conftest import tree_bytes
-from tests.fleet_import.conftest import World, stack_settings
+from tests.fleet_import.conftest import World, secret_forms, stack_settings
 from tests.fleet_import.fleet import TENANT_KINDS
+from tests.ptyrun import run_on_pty
 
 
 def client(world: World) -> MailgunClient:
@@ -193,3 +195,15 @@ def test_a_conflicting_file_added_while_waiting_for_the_lock_is_caught(world: Wo
     assert isinstance(box.get("error"), InvalidData), box
     assert "shop001-store.example" in str(box["error"])
     assert not (world.tenants / "shop001.yaml").exists()
+
+
+def test_progress_is_one_line_on_a_terminal(world: World) -> None:
+    argv = ["import", "--from-mailgun", "--region", "eu", "--format", "json", "--dry-run"]
+    code, stdout, terminal = run_on_pty(argv, world.root, world.fake.env())
+    assert code == 0, terminal
+    assert "import eu: listing domains and routes" in terminal  # drawn from the start
+    assert "import eu: webhooks" in terminal
+    assert "routes listed" not in terminal  # a redrawn line, not the piped log lines
+    assert json.loads(stdout)["format"].startswith("mailfleet-import")  # stdout: the data only
+    for form in secret_forms(world.fake.api_key):
+        assert form not in stdout and form not in terminal

@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.fakes.mailgun_server import FakeMailgun, public_key_b64
+from tests.ptyrun import run_on_pty
 
 
 @pytest.fixture
@@ -63,3 +64,21 @@ def test_placeholder_with_a_reason_when_mailgun_cannot_tell(project_dir, fake):
     assert fake.count("GET", "/v4/domains/fjordbank.no", "eu") == 3  # two retries, then give up
     assert "cannot ask Mailgun" in proc.stderr and "<public key from Mailgun>" in proc.stdout
     assert fake.api_key not in proc.stdout + proc.stderr
+
+
+def test_progress_line_on_a_terminal_only_while_mailgun_is_asked(project_dir, fake):
+    key = public_key_b64(2048)
+    offline = json.loads(run_cli("records", "fjordbank", "--format", "json", cwd=project_dir).stdout)
+    selector = _dkim(offline)["name"].split("._domainkey.", 1)[0]
+    fake.seed_domain("fjordbank.no", "eu", dkim_selector=selector, dkim_public_key=key)
+    argv = ["records", "fjordbank", "--format", "json"]
+    code, stdout, terminal = run_on_pty(argv, project_dir, fake.env())
+    assert code == 0, terminal
+    assert "asking Mailgun for DKIM keys" in terminal and "0/1" in terminal
+    assert _dkim(json.loads(stdout))["values"] == [f"k=rsa; p={key}"]  # stdout: the data only
+    assert fake.api_key not in stdout + terminal
+    piped = run_cli(*argv, cwd=project_dir, env=fake.env())
+    assert piped.returncode == 0 and piped.stderr == ""  # stderr not a terminal: no progress
+    # no MAILGUN_API_KEY: nothing is asked, so no progress line even on a terminal
+    code, _, terminal = run_on_pty(argv, project_dir, {"MAILGUN_API_KEY": ""})
+    assert code == 0 and "asking Mailgun" not in terminal

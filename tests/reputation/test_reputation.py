@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from mailfleet.mailgun.client import MailgunClient
 from mailfleet.mailgun.errors import MailgunError
 from tests.fakes.mailgun_server import FakeMailgun
+from tests.ptyrun import run_on_pty
 
 METRICS = "/v1/analytics/metrics"
 
@@ -265,3 +266,15 @@ def test_since_sets_duration_and_resolution(cli, project_dir, fake):
     week = json.loads(run(cli, project_dir, fake, "acme", "--since", "2d", "--format", "json").stdout)
     assert domain_row(week, "acme.mail.example.eu")["delivered"] == 900
     assert week["summary"]["since"] == "2d"
+
+
+def test_progress_line_on_a_terminal_only(cli, project_dir, fake):
+    fake.seed_metrics("eu", "acme.mail.example.eu", sent(10_000, bounced=50, complained=5))
+    argv = ["--stacks-dir", str(project_dir), "reputation", "acme", "--format", "json"]
+    code, stdout, terminal = run_on_pty(argv, project_dir, fake.env())
+    assert code == 0, terminal
+    assert "reading Mailgun metrics" in terminal
+    assert json.loads(stdout)["format"] == "mailfleet-reputation/1"  # stdout: the data only
+    piped = cli(*argv, env=fake.env())
+    assert piped.returncode == 0 and json.loads(piped.stdout)["format"] == "mailfleet-reputation/1"
+    assert piped.stderr == ""  # stderr not a terminal: no progress at all
