@@ -283,15 +283,7 @@ class MailgunClient:
         """``GET /v4/domains`` with ``limit``/``skip`` paging (at most 1000 a page): every domain
         of this region, in Mailgun's order (newest first). A domain created while the pages are
         read shifts later pages by one, so a name may come twice: callers dedupe by name."""
-        skip = 0
-        while True:
-            body = self.request("GET", "/v4/domains", params={"limit": page_size, "skip": skip})
-            items = body.get("items") or []
-            yield from items
-            skip += len(items)
-            total = body.get("total_count")
-            if not items or (isinstance(total, int) and skip >= total):
-                return
+        return self._skip_pages("/v4/domains", page_size)
 
     def list_domains(self, page_size: int = LIST_LIMIT_MAX) -> list[dict[str, Any]]:
         """Every domain of this region (``iter_domains``), each name once."""
@@ -381,9 +373,15 @@ class MailgunClient:
     # -- routes (account-wide per region) --------------------------------------------------
 
     def iter_routes(self, page_size: int = PAGE_LIMIT) -> Iterator[dict[str, Any]]:
+        """``GET /v3/routes`` with ``limit``/``skip`` paging: every route in this region."""
+        return self._skip_pages("/v3/routes", page_size)
+
+    def _skip_pages(self, path: str, page_size: int) -> Iterator[dict[str, Any]]:
+        """The ``items`` of ``GET path?limit=N&skip=K``, page after page, until a page is empty or
+        ``total_count`` is reached (Mailgun's paging for domains and routes)."""
         skip = 0
         while True:
-            body = self.request("GET", "/v3/routes", params={"skip": skip, "limit": page_size})
+            body = self.request("GET", path, params={"limit": page_size, "skip": skip})
             items = body.get("items") or []
             yield from items
             skip += len(items)
@@ -392,7 +390,7 @@ class MailgunClient:
                 return
 
     def list_routes(self, page_size: int = PAGE_LIMIT) -> list[dict[str, Any]]:
-        """``GET /v3/routes`` with ``skip``/``limit`` paging: every route in this region."""
+        """Every route in this region (``iter_routes``)."""
         return list(self.iter_routes(page_size))
 
     def create_route(
